@@ -1,0 +1,1 @@
+"""Rotation and frame maths shared by training and device (numpy only)."""
