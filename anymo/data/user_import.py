@@ -1,0 +1,149 @@
+"""Import the user's own recordings: a folder with ``recordings.csv`` and one CSV per recording.
+
+Format (documented in docs/user_data.md)::
+
+    recordings.csv   file,placement,rate_hz,acc_unit,gyro_unit,label,subject
+    <file>.csv       acc_x,acc_y,acc_z[,gyro_x,gyro_y,gyro_z][,t_s]
+
+Units are converted on load (acc: m/s2, g, mg; gyro: rad/s, deg/s). Numpy + stdlib csv only.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+
+from anymo.body.placement_names import check_placement_name
+from anymo.data.loaders import DataFormatError
+from anymo.data.recording import LabelSegment, Recording
+from anymo.data.units import acc_to_mps2, gyro_to_rads
+
+INDEX_COLUMNS = ("file", "placement", "rate_hz", "acc_unit", "gyro_unit", "label", "subject")
+REQUIRED_INDEX_COLUMNS = ("file", "placement", "rate_hz", "acc_unit")
+ACC_COLUMNS = ("acc_x", "acc_y", "acc_z")
+GYRO_COLUMNS = ("gyro_x", "gyro_y", "gyro_z")
+MIN_RATE_HZ, MAX_RATE_HZ = 1.0, 10_000.0
+
+
+def _read_index(index_path: Path) -> list[dict[str, str]]:
+    with open(index_path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        cols = [c.strip() for c in (reader.fieldnames or [])]
+        missing = [c for c in REQUIRED_INDEX_COLUMNS if c not in cols]
+        if missing:
+            raise DataFormatError(
+                f"{index_path}: missing column(s) {missing}; the header must be {','.join(INDEX_COLUMNS)}"
+            )
+        rows = [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in reader]
+    if not rows:
+        raise DataFormatError(f"{index_path}: no recordings listed (one row per recording file)")
+    return rows
+
+
+def _row_for(csv_path: Path) -> dict[str, str] | None:
+    index = csv_path.parent / "recordings.csv"
+    if not index.exists():
+        return None
+    for row in _read_index(index):
+        if (csv_path.parent / row["file"]).resolve() == csv_path.resolve():
+            return row
+    return None
+
+
+def load_user_csv(path: str | Path, meta: dict[str, str] | None = None) -> list[Recording]:
+    """One user CSV (columns acc_x..z, optional gyro_x..z, optional t_s) -> one Recording.
+
+    ``meta`` is the file's row of recordings.csv; when omitted, it is looked up in a
+    ``recordings.csv`` next to the file. Without a row, the CSV needs a ``t_s`` column (seconds) and
+    its accelerometer is taken as m/s².
+    """
+    path = Path(path)
+    meta = meta if meta is not None else _row_for(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))
+    except OSError as exc:
+        raise DataFormatError(f"{path}: cannot read file ({exc.strerror})") from exc
+    if len(rows) < 2:
+        raise DataFormatError(f"{path}: needs a header line and at least one sample row")
+    header = [h.strip().lower() for h in rows[0]]
+    missing = [c for c in ACC_COLUMNS if c not in header]
+    if missing:
+        raise DataFormatError(f"{path}: missing column(s) {missing}; a recording CSV needs acc_x,acc_y,acc_z")
+    try:
+        data = np.array([[float(v) for v in r] for r in rows[1:] if any(x.strip() for x in r)], dtype=np.float64)
+    except ValueError:
+        bad = next(i for i, r in enumerate(rows[1:], start=2) if not _numeric(r))
+        raise DataFormatError(f"{path}: line {bad} is not numeric: {','.join(rows[bad - 1])[:80]!r}") from None
+    if data.ndim != 2 or data.shape[1] != len(header):
+        raise DataFormatError(f"{path}: rows must have {len(header)} values like the header")
+    col = {h: i for i, h in enumerate(header)}
+    if not np.all(np.isfinite(data[:, [col[c] for c in ACC_COLUMNS]])):
+        raise DataFormatError(f"{path}: accelerometer has NaN/inf values; drop those rows (gaps are fine with t_s)")
+    meta = meta or {}
+    acc_unit = meta.get("acc_unit") or "m/s2"
+    gyro_unit = meta.get("gyro_unit") or "rad/s"
+    try:
+        acc = acc_to_mps2(data[:, [col[c] for c in ACC_COLUMNS]], acc_unit)
+        has_gyro = all(c in col for c in GYRO_COLUMNS)
+        gyro = gyro_to_rads(data[:, [col[c] for c in GYRO_COLUMNS]], gyro_unit) if has_gyro else None
+        placement = check_placement_name(meta.get("placement") or "unknown", allow_unknown=True)
+    except ValueError as exc:
+        raise DataFormatError(f"{path}: {exc}") from None
+    rate_txt = meta.get("rate_hz", "")
+    rate = float(rate_txt) if rate_txt else None
+    if rate is not None and not (MIN_RATE_HZ <= rate <= MAX_RATE_HZ and math.isfinite(rate)):
+        raise DataFormatError(f"{path}: rate_hz {rate_txt} is outside {MIN_RATE_HZ:g}..{MAX_RATE_HZ:g} Hz")
+    t_s = data[:, col["t_s"]] - data[0, col["t_s"]] if "t_s" in col else None
+    if rate is None and t_s is None:
+        raise DataFormatError(
+            f"{path}: no sampling rate: list the file in recordings.csv with rate_hz, or add a t_s column"
+        )
+    if t_s is not None and len(t_s) > 1 and not np.all(np.diff(t_s) > 0):
+        raise DataFormatError(f"{path}: t_s must increase strictly; sort the rows and drop duplicates")
+    if rate is None:
+        rate = float(1.0 / np.median(np.diff(t_s))) if len(t_s) > 1 else 1.0
+    label = meta.get("label", "")
+    return [
+        Recording(
+            acc_mps2=acc,
+            gyro_rads=gyro,
+            rate_hz=rate,
+            t_s=t_s,
+            placement=placement,
+            device=meta.get("device", "") or "user device",
+            subject=meta.get("subject", "") or "unknown",
+            dataset="user",
+            labels=[LabelSegment(label, 0.0, float("inf"))] if label else [],
+            source=str(path),
+        )
+    ]
+
+
+def _numeric(row: list[str]) -> bool:
+    try:
+        [float(v) for v in row]
+        return True
+    except ValueError:
+        return False
+
+
+def load_user_folder(folder: str | Path) -> list[Recording]:
+    """A folder with ``recordings.csv`` -> one Recording per listed file (in listed order)."""
+    folder = Path(folder)
+    index = folder / "recordings.csv"
+    if not index.exists():
+        raise FileNotFoundError(
+            f"{index}: not found; a user data folder needs recordings.csv "
+            f"({','.join(INDEX_COLUMNS)}), see docs/user_data.md"
+        )
+    recs: list[Recording] = []
+    for row in _read_index(index):
+        f = folder / row["file"]
+        if not f.exists():
+            raise FileNotFoundError(f"{index}: lists {row['file']!r} but {f} does not exist")
+        recs += load_user_csv(f, meta=row)
+    return recs

@@ -1,0 +1,78 @@
+"""The interface a model must offer to be evaluated, and the built-in references.
+
+`MotionTextModel` is what the coming AnyMo encoder implements: IMU windows and texts into one
+embedding space (cosine similarity = match), optionally a captioner. `load_model` resolves the
+``--model`` argument: ``random``, ``supervised`` (handled by the harness: it is fitted per fold,
+see `anymo.eval.supervised`) or a path to a bundle.
+"""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from anymo.preprocess.windows import Windows
+
+
+@runtime_checkable
+class MotionTextModel(Protocol):
+    """A zero-shot motion-text model. ``caption`` is optional (check with ``hasattr``)."""
+
+    name: str
+
+    def embed_imu(self, windows: Windows) -> np.ndarray:
+        """[N, D] embeddings of ``windows`` (60 Hz, 5 s; see anymo.preprocess.to_model_input)."""
+        ...
+
+    def embed_text(self, texts: list[str]) -> np.ndarray:
+        """[M, D] embeddings of ``texts`` in the same space."""
+        ...
+
+
+def can_caption(model: object) -> bool:
+    return callable(getattr(model, "caption", None))
+
+
+class RandomModel:
+    """Random embeddings: IMU windows get seeded Gaussian vectors, a text always the same vector
+    (seeded by its CRC32). Captions are random labels from ``vocabulary``. Must land near chance."""
+
+    name = "random"
+
+    def __init__(self, dim: int = 64, seed: int = 0, vocabulary: list[str] | None = None) -> None:
+        self.dim, self.seed = dim, seed
+        self.vocabulary = list(vocabulary or ["walking"])
+        self._rng = np.random.default_rng(seed)
+
+    def embed_imu(self, windows: Windows) -> np.ndarray:
+        return self._rng.standard_normal((len(windows), self.dim))
+
+    def embed_text(self, texts: list[str]) -> np.ndarray:
+        return np.stack(
+            [np.random.default_rng([self.seed, zlib.crc32(t.encode())]).standard_normal(self.dim) for t in texts]
+        )
+
+    def caption(self, windows: Windows) -> list[str]:
+        return [self.vocabulary[i] for i in self._rng.integers(0, len(self.vocabulary), len(windows))]
+
+
+BUILTIN = ("random", "supervised")
+
+
+def load_model(spec: str, seed: int = 0, vocabulary: list[str] | None = None) -> MotionTextModel | str:
+    """``random`` -> RandomModel; ``supervised`` -> the string "supervised" (the harness fits it);
+    a path -> a bundle (no bundle format exists yet: a clear error)."""
+    if spec == "random":
+        return RandomModel(seed=seed, vocabulary=vocabulary)
+    if spec == "supervised":
+        return "supervised"
+    path = Path(spec)
+    if not path.exists():
+        raise FileNotFoundError(f"model {spec!r}: no such file or folder; use 'random', 'supervised' or a bundle path")
+    raise NotImplementedError(
+        f"model {spec!r}: there is no model bundle format yet; the evaluator accepts any object implementing "
+        "anymo.eval.models.MotionTextModel (embed_imu, embed_text, optional caption) via anymo.eval.harness.evaluate"
+    )
