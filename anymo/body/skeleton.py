@@ -147,12 +147,15 @@ def make_skeleton(shape: BodyShape | None = None) -> Skeleton:
     off[I["Pelvis"]] = [0, 0, z["hip"] * h]
     length = length * h
 
-    # Girth radii (fraction of height) across the segment axis: (lateral, other), scaled by build.
+    # Girth radii (fraction of height) across the segment axis, scaled by build: the first along the
+    # segment-frame y axis (lateral), the second along the other axis across the segment (x for the
+    # vertical segments: anteroposterior; for the feet: the dorsal/plantar direction). The hand is
+    # thin along y because the palms face the thighs in the rest pose.
     r = {
         "Pelvis": (0.095, 0.060), "L5": (0.085, 0.055), "L3": (0.080, 0.055), "T12": (0.085, 0.060),
         "T8": (0.095, 0.065), "Neck": (0.032, 0.032), "Head": (0.050, 0.058),
         "Shoulder": (0.020, 0.020), "UpperArm": (0.027, 0.027), "ForeArm": (0.021, 0.019),
-        "Hand": (0.020, 0.009), "UpperLeg": (0.045, 0.045), "LowerLeg": (0.030, 0.032),
+        "Hand": (0.009, 0.022), "UpperLeg": (0.045, 0.045), "LowerLeg": (0.030, 0.032),
         "Foot": (0.024, 0.022), "Toe": (0.025, 0.010),
     }  # fmt: skip
     radius = np.zeros((N_SEGMENTS, 2))
