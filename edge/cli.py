@@ -21,7 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "pair": ("firmware_bridge.cli", "remember a wearable and where on the body it is worn"),
     "devices": ("firmware_bridge.cli", "list or remove paired wearables"),
     "stream": ("firmware_bridge.cli", "stream raw IMU from every paired wearable, optionally recording"),
-    "emulate": ("firmware_bridge.cli", "start virtual BLE wearables replaying recorded IMU (no radio needed)"),
+    "emulate": ("firmware_bridge.emulate_cli", "start virtual BLE wearables replaying recorded IMU (no radio needed)"),
 }
 
 

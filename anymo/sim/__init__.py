@@ -1,0 +1,6 @@
+"""IMU simulation: body motion -> specific force and angular rate at body-surface placements.
+
+``imu`` (ideal physics on a fine grid, band-limiting, sampling), ``mounting`` (device rotation on the
+skin, soft-tissue wobble), ``hardware`` (range, noise, bias, scale/cross-axis, ADC, clocks) and its
+device presets, ``simulate`` (the whole chain), ``dataset`` and ``cli`` (`anymo simulate` shards).
+"""
