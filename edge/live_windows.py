@@ -1,0 +1,174 @@
+"""Live multi-device windows: host-aligned sample blocks in, synchronised 5 s model windows out (numpy only).
+
+The BLE bridge delivers, per device, samples stamped on the host clock (device time mapped through the
+drift-corrected clock sync). The model wants, per window, every worn device resampled onto one common
+60 Hz grid. `LiveWindower` keeps a short buffer per device and, each time the slowest device has
+passed the end of the next window, cuts that window for all devices with the same preprocessing the
+training and evaluation paths use (`anymo.preprocess`: gap handling, anti-aliased resampling).
+
+A device whose samples cover less than ``min_coverage`` of a window (dropped out, reconnecting) is
+marked absent in that window rather than holding everyone else back: after ``max_wait_s`` past a
+window's end the window is cut with what has arrived.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from anymo.preprocess.gaps import regularise
+from anymo.preprocess.resample import MAX_RATE_HZ, MIN_RATE_HZ, resample
+from anymo.preprocess.windows import MODEL_RATE_HZ, WINDOW_S
+
+
+@dataclass
+class LiveWindow:
+    """One synchronised window: ``acc_mps2``/``gyro_rads`` [D, T, 3] on the grid ``t_host_s`` [T]."""
+
+    devices: list[str]
+    t_host_s: np.ndarray
+    acc_mps2: np.ndarray
+    gyro_rads: np.ndarray
+    present: np.ndarray  # [D] bool: the device covered the window
+    has_gyro: np.ndarray  # [D] bool
+    coverage: np.ndarray  # [D] fraction of the window with samples (before gap filling)
+
+    @property
+    def start_s(self) -> float:
+        return float(self.t_host_s[0])
+
+    @property
+    def end_s(self) -> float:
+        return float(self.t_host_s[-1] + (self.t_host_s[1] - self.t_host_s[0]))
+
+
+@dataclass
+class _Buffer:
+    rate_hz: float
+    t: list[np.ndarray] = field(default_factory=list)
+    x: list[np.ndarray] = field(default_factory=list)
+    has_gyro: bool = False
+    latest_s: float = -np.inf
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self.t:
+            return np.zeros(0), np.zeros((0, 6))
+        t, x = np.concatenate(self.t), np.concatenate(self.x)
+        self.t, self.x = [t], [x]
+        return t, x
+
+    def drop_before(self, t_s: float) -> None:
+        t, x = self.arrays()
+        keep = t >= t_s
+        self.t, self.x = [t[keep]], [x[keep]]
+
+
+class LiveWindower:
+    """Cut synchronised windows from several live streams (see the module docstring).
+
+    ``devices`` maps a device id (e.g. its address) to its nominal output rate in Hz.
+    """
+
+    def __init__(self, devices: dict[str, float], window_s: float = WINDOW_S, hop_s: float = 1.0,
+                 rate_hz: float = MODEL_RATE_HZ, min_coverage: float = 0.8, max_wait_s: float = 2.0,
+                 max_interp_gap_s: float = 0.2) -> None:
+        if not devices:
+            raise ValueError("LiveWindower needs at least one device (id -> nominal rate in Hz)")
+        for dev, r in devices.items():
+            if not (MIN_RATE_HZ <= float(r) <= MAX_RATE_HZ):
+                raise ValueError(f"device {dev!r}: nominal rate {r!r} Hz is outside {MIN_RATE_HZ:g}..{MAX_RATE_HZ:g} Hz")
+        if window_s <= 0 or hop_s <= 0 or rate_hz <= 0:
+            raise ValueError("window_s, hop_s and rate_hz must be positive")
+        if not (0.0 < min_coverage <= 1.0):
+            raise ValueError(f"min_coverage must be in (0, 1], got {min_coverage}")
+        self.devices = list(devices)
+        self._buf = {d: _Buffer(float(r)) for d, r in devices.items()}
+        self.window_s, self.hop_s, self.rate_hz = float(window_s), float(hop_s), float(rate_hz)
+        self.min_coverage, self.max_wait_s, self.max_interp_gap_s = min_coverage, max_wait_s, max_interp_gap_s
+        self.n_len = int(round(self.window_s * self.rate_hz))
+        self._next_end: float | None = None
+        self.windows_emitted = 0
+
+    def push(self, device: str, t_host_s: np.ndarray, acc_mps2: np.ndarray, gyro_rads: np.ndarray | None = None) -> None:
+        """Add a block of samples (host times strictly increasing within and across blocks of one device)."""
+        if device not in self._buf:
+            raise KeyError(f"unknown device {device!r}; the windower was set up for {self.devices}")
+        t = np.asarray(t_host_s, dtype=np.float64).reshape(-1)
+        acc = np.asarray(acc_mps2, dtype=np.float64).reshape(-1, 3)
+        if len(t) != len(acc):
+            raise ValueError(f"{len(t)} timestamps for {len(acc)} accelerometer samples")
+        if len(t) == 0:
+            return
+        buf = self._buf[device]
+        gyro = np.zeros_like(acc) if gyro_rads is None else np.asarray(gyro_rads, dtype=np.float64).reshape(-1, 3)
+        buf.has_gyro |= gyro_rads is not None
+        before = np.maximum.accumulate(np.concatenate([[buf.latest_s], t]))[:-1]
+        keep = t > before  # drop duplicates and late (reordered) samples
+        keep &= np.isfinite(t) & np.all(np.isfinite(acc), axis=1) & np.all(np.isfinite(gyro), axis=1)
+        t, acc, gyro = t[keep], acc[keep], gyro[keep]
+        if len(t) == 0:
+            return
+        buf.t.append(t)
+        buf.x.append(np.concatenate([acc, gyro], axis=1))
+        buf.latest_s = float(t[-1])
+        if self._next_end is None:
+            self._next_end = float(t[0]) + self.window_s
+
+    def _cut(self, end_s: float) -> LiveWindow:
+        grid = end_s - self.window_s + np.arange(self.n_len) / self.rate_hz
+        n_dev = len(self.devices)
+        acc = np.zeros((n_dev, self.n_len, 3))
+        gyro = np.zeros((n_dev, self.n_len, 3))
+        present = np.zeros(n_dev, bool)
+        coverage = np.zeros(n_dev)
+        has_gyro = np.array([self._buf[d].has_gyro for d in self.devices])
+        for i, dev in enumerate(self.devices):
+            buf = self._buf[dev]
+            t, x = buf.arrays()
+            margin = 0.5  # seconds of context either side for the resampling kernel
+            sel = (t >= grid[0] - margin) & (t <= grid[-1] + margin)
+            t, x = t[sel], x[sel]
+            if len(t) < 2:
+                continue
+            segs, _ = regularise(t, x, buf.rate_hz, self.max_interp_gap_s)
+            y = np.full((self.n_len, 6), np.nan)
+            for seg in segs:
+                if len(seg.data) < 2:
+                    continue
+                z = resample(seg.data, seg.rate_hz, self.rate_hz)
+                tz = seg.start_s + np.arange(len(z)) / self.rate_hz
+                inside = (grid >= tz[0]) & (grid <= tz[-1])
+                for c in range(6):
+                    y[inside, c] = np.interp(grid[inside], tz, z[:, c])
+            covered = np.all(np.isfinite(y), axis=1)
+            coverage[i] = covered.mean()
+            if coverage[i] >= self.min_coverage:
+                present[i] = True
+                idx = np.flatnonzero(covered)
+                for c in range(6):  # hold the edge values where a short stretch is missing
+                    y[~covered, c] = np.interp(grid[~covered], grid[idx], y[idx, c])
+                acc[i], gyro[i] = y[:, :3], y[:, 3:]
+        return LiveWindow(list(self.devices), grid, acc, gyro, present, has_gyro, coverage)
+
+    def pop_windows(self, now_host_s: float | None = None) -> list[LiveWindow]:
+        """Every window that is complete: all devices are past its end (or ``max_wait_s`` has passed).
+
+        ``now_host_s`` is the current host time (default: the newest sample seen), used for the wait.
+        """
+        out: list[LiveWindow] = []
+        if self._next_end is None:
+            return out
+        newest = max(b.latest_s for b in self._buf.values())
+        now = newest if now_host_s is None else max(now_host_s, newest)
+        while True:
+            end = self._next_end
+            slowest = min(b.latest_s for b in self._buf.values())
+            if not (slowest >= end + 0.5 or now >= end + self.max_wait_s):
+                break
+            out.append(self._cut(end))
+            self.windows_emitted += 1
+            self._next_end = end + self.hop_s
+            for b in self._buf.values():
+                b.drop_before(self._next_end - self.window_s - 1.0)
+        return out
