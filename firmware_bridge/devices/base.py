@@ -171,6 +171,14 @@ class VirtualPeripheral(abc.ABC):
                mag_uT: np.ndarray | None) -> list[tuple[str, bytes]]:
         """Encode a block of samples into one or more notifications (char_uuid, bytes)."""
 
+    def on_subscribe(self, char_uuid: str, enabled: bool) -> list[tuple[str, bytes]]:
+        """The central enabled (``StartNotify``) or disabled (``StopNotify``) notifications on ``char_uuid``.
+
+        Devices that stream as soon as their data characteristic is subscribed (Thingy:52 raw motion,
+        WitMotion) start and stop here; the default ignores it. Returns notifications to send.
+        """
+        return []
+
     def read(self, char_uuid: str) -> bytes:
         """Answer a read of ``char_uuid`` (default: the characteristic's initial value)."""
         for svc in self.services:

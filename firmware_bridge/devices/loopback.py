@@ -53,11 +53,13 @@ class LoopbackGattClient(GattClient):
         self._char(char_uuid, ("notify", "indicate"))
         self.log.append(("start_notify", char_uuid.lower(), b""))
         self.handlers[char_uuid.lower()] = handler
+        self.deliver(self.peripheral.on_subscribe(char_uuid.lower(), True))
 
     async def stop_notify(self, char_uuid: str) -> None:
         self._char(char_uuid, ("notify", "indicate"))
         self.log.append(("stop_notify", char_uuid.lower(), b""))
         self.handlers.pop(char_uuid.lower(), None)
+        self.peripheral.on_subscribe(char_uuid.lower(), False)
 
     def push(self, t_device_s: np.ndarray, acc_mps2: np.ndarray, gyro_rads: np.ndarray | None = None,
              mag_uT: np.ndarray | None = None) -> int:
