@@ -1,0 +1,215 @@
+"""Device clock -> host clock, one ``ClockSync`` per connected device.
+
+Every notification gives a pair (``t_device_s`` of its newest sample, ``t_host_s`` at arrival). The arrival is
+late by a positive, variable delay (waiting for the next BLE connection event, 7.5-50 ms, plus the stack), so
+the truth is the LOWER envelope of the pairs, not their mean. The fit:
+
+1. min-filter: keep the earliest-arriving pair per ``window_s`` of device time (bounded history);
+2. lower convex hull of those minima;
+3. the line below every point that minimises the summed residual (a small LP whose solution is the hull
+   edge above the mean device time). Its slope is the clock rate; it is only trusted once the history spans
+   ``min_span_s`` (before that the previous rate, or 1, is kept) and is clipped to ``max_drift_ppm``.
+
+A constant part of the delay (the minimum latency of the link) cannot be observed from one-way arrival
+times; it stays in the offset (sub-millisecond on a good link).
+
+Epochs: when a device timestamp jumps away from the prediction by more than ``reset_tolerance_s`` (the device
+rebooted or restarted its clock after a reconnect), a new epoch starts: the history is cleared, the learned
+rate is kept (the crystal did not change) until the new epoch spans as much device time as the fit that
+produced it, and the offset is re-learned.
+
+Sign conventions: ``drift_ppm`` > 0 means the device clock runs fast (it counts more than one second per host
+second); ``offset_ms`` is host time minus device time at the newest device time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class ClockSyncConfig:
+    window_s: float = 1.0  # min-filter window, device seconds
+    history_s: float = 600.0  # how much device time the fit looks back over
+    min_span_s: float = 10.0  # history span before the clock rate is estimated
+    max_drift_ppm: float = 1000.0  # a rate outside +-this is clipped (no BLE crystal is that bad)
+    reset_tolerance_s: float = 2.0  # a pair this far off the prediction starts a new epoch
+
+
+@dataclass
+class ClockEstimate:
+    """The current mapping and how good it looks."""
+
+    offset_ms: float  # host minus device time at the newest device time, ms
+    drift_ppm: float  # device clock rate error, parts per million (> 0: device fast)
+    residual_ms: float  # RMS height of the window minima above the fitted envelope, ms
+    span_s: float  # device time the fit covers, s
+    epoch: int  # how many clock resets were seen
+    n_pairs: int  # pairs seen in this epoch
+
+
+def lower_hull(x: np.ndarray, y: np.ndarray) -> list[int]:
+    """Indices of the lower convex hull of points sorted by ``x`` (Andrew's monotone chain)."""
+    hull: list[int] = []
+    for i in range(len(x)):
+        while len(hull) >= 2:
+            o, a = hull[-2], hull[-1]
+            cross = (x[a] - x[o]) * (y[i] - y[o]) - (y[a] - y[o]) * (x[i] - x[o])
+            if cross > 0:
+                break
+            hull.pop()
+        hull.append(i)
+    return hull
+
+
+def fit_lower_envelope(x: np.ndarray, y: np.ndarray, slope_bounds: tuple[float, float] | None = None) -> tuple[float, float]:
+    """(intercept, slope) of the line ``y = a + b x`` below all points minimising ``sum(y - a - b x)``.
+
+    ``slope_bounds`` clips the slope; the intercept is then re-chosen so the line stays below every point.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if len(x) == 0:
+        raise ValueError("fit_lower_envelope needs at least one point")
+    order = np.argsort(x, kind="stable")
+    x, y = x[order], y[order]
+    b = 0.0
+    if len(x) >= 2 and x[-1] > x[0]:
+        hull = lower_hull(x, y)
+        xbar = float(x.mean())
+        k = int(np.searchsorted(x[hull], xbar, side="right")) - 1
+        k = min(max(k, 0), len(hull) - 2)
+        i, j = hull[k], hull[k + 1]
+        b = float((y[j] - y[i]) / (x[j] - x[i]))
+    if slope_bounds is not None:
+        b = float(np.clip(b, *slope_bounds))
+    a = float(np.min(y - b * x))
+    return a, b
+
+
+class ClockSync:
+    """Maps one device's clock to host time from (device time, host arrival time) pairs."""
+
+    def __init__(self, config: ClockSyncConfig | None = None) -> None:
+        self.config = config or ClockSyncConfig()
+        self.epoch = 0
+        self.rate = 1.0  # host seconds per device second (kept across epochs)
+        self._rate_known = False
+        self._rate_span_s = 0.0  # device time the current rate was fitted over
+        self._rate_from_epoch = 0
+        self._reset_epoch_state()
+
+    def _reset_epoch_state(self) -> None:
+        self._x0: float | None = None  # device time origin of the epoch (for conditioning)
+        self._win: deque[tuple[int, float, float]] = deque()  # (window index, x, host - x) minima
+        self._a = 0.0  # host time at x = 0 of the epoch
+        self._fitted = False
+        self._last_x = 0.0
+        self.n_pairs = 0
+
+    # -- feeding -----------------------------------------------------------------------------------
+
+    def add(self, t_device_s: float, t_host_s: float) -> bool:
+        """Add one pair; returns True when it started a new epoch (a device clock reset)."""
+        t_device_s, t_host_s = float(t_device_s), float(t_host_s)
+        if not (math.isfinite(t_device_s) and math.isfinite(t_host_s)):
+            raise ValueError(f"clock pair must be finite, got device {t_device_s} s, host {t_host_s} s")
+        reset = False
+        if self._fitted:
+            err = t_host_s - self.to_host(t_device_s)
+            back = t_device_s - (self._x0 + self._last_x)
+            if abs(err) > self.config.reset_tolerance_s or back < -self.config.reset_tolerance_s:
+                self.epoch += 1
+                self._reset_epoch_state()
+                reset = True
+        if self._x0 is None:
+            self._x0 = t_device_s
+        x = t_device_s - self._x0
+        # residual against the current rate keeps the min-filter meaningful when the rate is not 1
+        r = t_host_s - self.rate * x
+        w = int(math.floor(x / self.config.window_s))
+        changed = True
+        if self._win and self._win[-1][0] == w:  # keep the earliest-arriving pair of the window
+            changed = r < self._win[-1][2]
+            if changed:
+                self._win[-1] = (w, x, r)
+        elif not self._win or w > self._win[-1][0]:
+            self._win.append((w, x, r))
+        else:  # an older window (out-of-order arrival): merge it in place
+            changed = False
+            for k, (wk, _, rk) in enumerate(self._win):
+                if wk == w:
+                    if r < rk:
+                        self._win[k] = (w, x, r)
+                        changed = True
+                    break
+        while self._win and self._win[-1][1] - self._win[0][1] > self.config.history_s:
+            self._win.popleft()
+        self._last_x = max(self._last_x, x)
+        self.n_pairs += 1
+        if changed or not self._fitted:
+            self._refit()
+        return reset
+
+    def add_many(self, t_device_s: np.ndarray, t_host_s: np.ndarray) -> int:
+        """Add pairs in order; returns how many new epochs started."""
+        return sum(self.add(d, h) for d, h in zip(np.asarray(t_device_s), np.asarray(t_host_s), strict=True))
+
+    def _refit(self) -> None:
+        xs = np.array([p[1] for p in self._win])
+        hs = np.array([p[2] for p in self._win]) + self.rate * xs  # back to host times
+        span = float(xs[-1] - xs[0]) if len(xs) else 0.0
+        lim = self.config.max_drift_ppm * 1e-6
+        # a new epoch keeps the previous epoch's rate until it has seen as much device time
+        need = max(self.config.min_span_s, self._rate_span_s if self.epoch and self._rate_from_epoch < self.epoch else 0)
+        if span >= need and len(xs) >= 3:
+            a, b = fit_lower_envelope(xs, hs, (1.0 / (1.0 + lim), 1.0 / (1.0 - lim)))
+            if b != self.rate:  # re-express the minima against the new rate (keeps the min-filter consistent)
+                self._win = deque((w, x, h - b * x) for (w, x, _), h in zip(self._win, hs, strict=True))
+            self.rate, self._rate_known = b, True
+            self._rate_span_s, self._rate_from_epoch = span, self.epoch
+        else:
+            a = float(np.min(hs - self.rate * xs))
+        self._a = a
+        self._fitted = True
+
+    # -- using -------------------------------------------------------------------------------------
+
+    @property
+    def ready(self) -> bool:
+        return self._fitted
+
+    def to_host(self, t_device_s: np.ndarray | float) -> np.ndarray | float:
+        """Host time (s) of device time(s) ``t_device_s`` in the current epoch."""
+        if not self._fitted:
+            raise RuntimeError("ClockSync has no pairs yet: call add(t_device_s, t_host_s) first")
+        if isinstance(t_device_s, np.ndarray):
+            return self._a + self.rate * (t_device_s.astype(np.float64) - self._x0)
+        return self._a + self.rate * (float(t_device_s) - self._x0)
+
+    def mapping(self) -> tuple[float, float, float]:
+        """``(t_device0_s, t_host0_s, rate)``: ``t_host = t_host0_s + rate * (t_device - t_device0_s)``."""
+        if not self._fitted:
+            raise RuntimeError("ClockSync has no pairs yet: call add(t_device_s, t_host_s) first")
+        return float(self._x0), float(self._a), float(self.rate)
+
+    def estimate(self) -> ClockEstimate:
+        """Offset, drift and fit quality now."""
+        if not self._fitted:
+            return ClockEstimate(float("nan"), float("nan"), float("nan"), 0.0, self.epoch, 0)
+        xs = np.array([p[1] for p in self._win])
+        hs = np.array([p[2] for p in self._win]) + self.rate * xs
+        res = hs - (self._a + self.rate * xs)
+        t_dev = self._x0 + self._last_x
+        return ClockEstimate(
+            offset_ms=(self.to_host(t_dev) - t_dev) * 1e3,
+            drift_ppm=(1.0 / self.rate - 1.0) * 1e6 if self._rate_known else 0.0,
+            residual_ms=float(np.sqrt(np.mean(res**2))) * 1e3,
+            span_s=float(xs[-1] - xs[0]) if len(xs) else 0.0,
+            epoch=self.epoch,
+            n_pairs=self.n_pairs,
+        )
