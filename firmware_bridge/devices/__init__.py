@@ -7,9 +7,16 @@ from collections.abc import Callable
 from . import polar
 from .anymo_imu import AnymoImuDriver, AnymoImuPeripheral
 from .base import DeviceDriver, VirtualPeripheral
+from .metawear import MetaWearDriver, MetaWearPeripheral
+from .movesense import MovesenseDriver, MovesensePeripheral
+from .thingy52 import Thingy52Driver, Thingy52Peripheral
+from .witmotion import WitMotionDriver, WitMotionPeripheral
 
-_DRIVERS: list[DeviceDriver] = [AnymoImuDriver(), *polar.DRIVERS]
-_PERIPHERALS: dict[str, Callable[..., VirtualPeripheral]] = {"anymo-imu": AnymoImuPeripheral, **polar.PERIPHERALS}
+_DRIVERS: list[DeviceDriver] = [AnymoImuDriver(), *polar.DRIVERS, MetaWearDriver(), MovesenseDriver(),
+                                WitMotionDriver(), Thingy52Driver()]
+_PERIPHERALS: dict[str, Callable[..., VirtualPeripheral]] = {
+    "anymo-imu": AnymoImuPeripheral, **polar.PERIPHERALS, "metamotion": MetaWearPeripheral,
+    "movesense": MovesensePeripheral, "witmotion-wt901ble": WitMotionPeripheral, "thingy52": Thingy52Peripheral}
 
 DRIVERS: dict[str, DeviceDriver] = {d.device_type: d for d in _DRIVERS}
 PERIPHERALS: dict[str, Callable[..., VirtualPeripheral]] = dict(_PERIPHERALS)

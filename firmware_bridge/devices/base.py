@@ -50,6 +50,7 @@ class DecodeStats:
     duplicates: int = 0
     out_of_order: int = 0
     packets_lost: int = 0
+    ignored: int = 0  # notifications that carry no samples by design (command replies, first parts of split packets)
     reasons: dict[str, int] = field(default_factory=dict)
 
     def bad(self, reason: str, data: bytes) -> None:
