@@ -63,6 +63,8 @@ MAG_UT_PER_LSB = 0.1
 OP_START, OP_STOP = 0x01, 0x02
 REPLY_MARKER = 0xF0
 STATUS_OK, STATUS_BAD_LENGTH, STATUS_UNSUPPORTED, STATUS_UNKNOWN_OPCODE, STATUS_SENSOR_ERROR = 0, 1, 2, 3, 4
+STATUS_NAMES = {STATUS_OK: "ok", STATUS_BAD_LENGTH: "bad length", STATUS_UNSUPPORTED: "unsupported setting",
+                STATUS_UNKNOWN_OPCODE: "unknown opcode", STATUS_SENSOR_ERROR: "sensor error"}
 START = struct.Struct("<BBHBHB")  # opcode, sensors, rate_hz, acc_range_g, gyro_range_dps, samples_per_packet
 assert START.size == 8
 
@@ -122,8 +124,8 @@ class DeviceInfo:
         if len(data) < 9:
             raise ValueError(f"AnyMo IMU info too short ({len(data)} bytes)")
         ver, fmaj, fmin, fpat, sid, sensors, acc_mask, gyro_mask, n = struct.unpack_from("<BBBBBBBBB", data)
-        if len(data) != 9 + 2 * n:
-            raise ValueError(f"AnyMo IMU info has {len(data)} bytes, expected {9 + 2 * n} for {n} rates")
+        if len(data) < 9 + 2 * n:  # bytes after the rates are reserved for later versions: ignored
+            raise ValueError(f"AnyMo IMU info has {len(data)} bytes, expected at least {9 + 2 * n} for {n} rates")
         rates = struct.unpack_from(f"<{n}H", data, 9)
         return cls(ver, (fmaj, fmin, fpat), sid, sensors,
                    tuple(r for i, r in enumerate(ACC_RANGES_G) if acc_mask >> i & 1),
@@ -152,6 +154,7 @@ class AnymoImuDecoder(PacketDecoder):
         super().__init__()
         self.seq = SeqTracker(self.stats, bits=16)
         self.clock = ClockUnwrapper(bits=32)
+        self.last_us: int | None = None  # device time of the last sample emitted
 
     def decode(self, char_uuid: str, data: bytes) -> list[ImuSamples]:
         if char_uuid.lower() != DATA_UUID:
@@ -174,10 +177,15 @@ class AnymoImuDecoder(PacketDecoder):
                 or (n > 1 and period_us == 0):
             self.stats.bad("scale", data)
             return []
+        t0_us = self.clock.peek(t_first_us)
         if not self.seq.accept(seq):
             return []
+        if self.last_us is not None and t0_us <= self.last_us:
+            self.stats.bad("time went backwards", data)  # a corrupt clock field; keeps the stream monotonic
+            return []
+        self.clock.update(t_first_us)
+        self.last_us = t0_us + period_us * (n - 1)
         self.stats.packets_ok += 1
-        t0_us = self.clock.update(t_first_us)
         raw = np.frombuffer(data, dtype="<i2", offset=HEADER.size).reshape(n, -1).astype(np.float64)
         out = ImuSamples(t_device_s=(t0_us + period_us * np.arange(n, dtype=np.int64)) / 1e6, seq=seq, sensor="imu")
         col = 0
@@ -240,7 +248,8 @@ class AnymoImuDriver(DeviceDriver):
         await client.write(CONFIG_UUID, start_command(flags, rate, acc, gyro), response=True)
         rep = await waiter.wait(lambda r: len(r) >= 3 and r[0] == REPLY_MARKER and r[1] == OP_START, self.reply_timeout_s)
         if rep[2] != STATUS_OK:
-            raise RuntimeError(f"AnyMo IMU refused start (status {rep[2]}) for rate {rate} Hz, ±{acc} g, ±{gyro} dps")
+            raise RuntimeError(f"AnyMo IMU refused start (status {rep[2]}: {STATUS_NAMES.get(rep[2], 'unknown')}) "
+                               f"for sensors 0x{flags:02x}, {rate} Hz, ±{acc} g, ±{gyro} dps")
         log.info("AnyMo IMU streaming: sensors 0x%02x, %d Hz, ±%d g, ±%d dps (%s)", flags, rate, acc, gyro, info.sensor_name)
         return self.new_decoder(settings)
 
@@ -291,8 +300,10 @@ class AnymoImuPeripheral(VirtualPeripheral):
             return []
         op = data[0]
         if op == OP_STOP:
+            if len(data) != 1:
+                return [(CONFIG_UUID, reply(OP_STOP, STATUS_BAD_LENGTH))]
             self._streaming = False
-            return [(CONFIG_UUID, reply(OP_STOP, STATUS_OK if len(data) == 1 else STATUS_BAD_LENGTH))]
+            return [(CONFIG_UUID, reply(OP_STOP, STATUS_OK))]
         if op != OP_START:
             return [(CONFIG_UUID, reply(op, STATUS_UNKNOWN_OPCODE))]
         if len(data) != START.size:
@@ -301,15 +312,23 @@ class AnymoImuPeripheral(VirtualPeripheral):
         ok = (flags and not flags & ~self.info.sensors and rate in self.info.rates_hz
               and (not flags & FLAG_ACC or acc in self.info.acc_ranges_g)
               and (not flags & FLAG_GYRO or gyro in self.info.gyro_ranges_dps))
-        if not ok:
+        if not ok or self.max_samples_per_packet(flags) == 0:
             return [(CONFIG_UUID, reply(OP_START, STATUS_UNSUPPORTED))]
         self._flags, self._rate, self._acc, self._gyro = flags, rate, acc, gyro
         self._spp = min(spp, self.max_samples_per_packet()) if spp else self.max_samples_per_packet()
+        self._seq = 0  # every accepted START begins a new stream at seq 0
         self._streaming = True
         return [(CONFIG_UUID, reply(OP_START, STATUS_OK, self.config_body()))]
 
-    def max_samples_per_packet(self) -> int:
-        return max(1, min(255, (self.mtu - 3 - HEADER.size) // bytes_per_sample(self._flags)))
+    def on_subscribe(self, char_uuid: str, enabled: bool) -> list[tuple[str, bytes]]:
+        if char_uuid.lower() == DATA_UUID and not enabled:  # nobody listens any more: stop sampling
+            self._streaming = False
+        return []
+
+    def max_samples_per_packet(self, flags: int | None = None) -> int:
+        """Most samples one notification (ATT_MTU - 3 bytes) can carry; 0 when not even one fits."""
+        per_sample = bytes_per_sample(self._flags if flags is None else flags)
+        return max(0, min(255, (self.mtu - 3 - HEADER.size) // per_sample))
 
     def encode(self, t_device_s: np.ndarray, acc_mps2: np.ndarray, gyro_rads: np.ndarray | None,
                mag_uT: np.ndarray | None) -> list[tuple[str, bytes]]:

@@ -138,8 +138,11 @@ class MetaWearDriver(DeviceDriver):
         self._active: dict[int, list[tuple[int, int]]] = {}
 
     def new_decoder(self, settings: StreamSettings) -> PacketDecoder:
-        return MetaWearDecoder(int(at_least(settings.acc_range_g, ACC_RANGE_CODE)), nearest(settings.rate_hz, ACC_ODR),
-                               int(at_least(settings.gyro_range_dps, GYRO_RANGE_CODE)), nearest(settings.rate_hz, GYRO_ODR))
+        # acc and gyro run at one rate both support (25..1600 Hz) so their samples pair up in time
+        rates = set(ACC_ODR) & set(GYRO_ODR) if "gyro" in settings.sensors else set(ACC_ODR)
+        rate = nearest(settings.rate_hz, rates)
+        return MetaWearDecoder(int(at_least(settings.acc_range_g, ACC_RANGE_CODE)), rate,
+                               int(at_least(settings.gyro_range_dps, GYRO_RANGE_CODE)), rate)
 
     async def _info(self, client: GattClient, waiter: ReplyWaiter, module: int) -> tuple[int, int] | None:
         await client.write(COMMAND_UUID, bytes([module, READ_INFO]), response=True)
