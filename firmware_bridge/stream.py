@@ -1,0 +1,277 @@
+"""One device's sample pipeline, without any radio: notification bytes in, host-aligned ``StreamBlock``s out.
+
+``DeviceStream.on_notify(char_uuid, data, t_arrival_s)`` decodes with the driver's decoder, accounts for lost
+packets (the decoder's sequence/timestamp tracking, plus sequence continuity across reconnects), feeds the
+device's ``ClockSync`` and maps every sample to host time, keeps the per-device statistics and hands each
+block to the consumers. ``firmware_bridge.session`` runs one per connected wearable over bleak; tests run it
+over ``LoopbackGattClient``. ``replay_recording`` plays a recording back as the same blocks.
+
+The consumer API (what the edge runtime uses): a callback ``on_samples(address, block)`` or the async
+iterator ``Session.blocks()``; both receive ``StreamBlock``s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .clock import ClockSync, ClockSyncConfig
+from .devices.base import DecodeStats, ImuSamples, PacketDecoder
+from .record import RecordingWriter, iter_chunks, read_header
+
+log = logging.getLogger(__name__)
+
+SEQ_CONTINUITY_MAX = 1024  # a sequence jump at a connection's start up to this is counted as lost packets
+SEQ_STARTS_AT_ZERO = {"anymo-imu"}  # protocols whose data stream restarts at seq 0 with every start command
+
+
+@dataclass
+class StreamBlock:
+    """Samples of one notification of one device: device clock and host-aligned times, SI units, sensor frame."""
+
+    address: str
+    device_type: str
+    placement: str
+    sensor: str  # "imu" (acc/gyro/mag together) or one stream: "acc", "gyro", "mag"
+    t_host_s: np.ndarray  # [n] host Unix time of each sample (device time through the clock sync)
+    t_device_s: np.ndarray  # [n] device clock, seconds
+    acc_mps2: np.ndarray | None = None  # [n, 3]
+    gyro_rads: np.ndarray | None = None  # [n, 3]
+    mag_uT: np.ndarray | None = None  # [n, 3]
+    epoch: int = 0  # device clock epoch (increments when the device clock restarts)
+    t_arrival_s: float = 0.0  # host time the notification arrived
+
+    def __len__(self) -> int:
+        return int(len(self.t_host_s))
+
+
+SamplesCallback = Callable[[str, StreamBlock], None]
+
+
+@dataclass
+class DeviceStats:
+    """What one device delivered, over the whole session (all connections)."""
+
+    address: str
+    device_type: str
+    placement: str = "unknown"
+    samples_received: int = 0
+    packets_received: int = 0
+    packets_lost: int = 0
+    duplicates: int = 0
+    out_of_order: int = 0
+    bad_packets: int = 0
+    reconnects: int = 0
+    connected: bool = False
+    clock_offset_ms: float = float("nan")
+    clock_drift_ppm: float = float("nan")
+    clock_residual_ms: float = float("nan")
+    clock_epochs: int = 0
+    rate_hz: float = float("nan")
+    last_error: str = ""
+
+    def to_json(self) -> dict:
+        return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in asdict(self).items()}
+
+
+@dataclass
+class _Totals:
+    """Decoder counters of the connections that already ended."""
+
+    packets_ok: int = 0
+    packets_lost: int = 0
+    duplicates: int = 0
+    out_of_order: int = 0
+    bad_packets: int = 0
+
+    def add(self, s: DecodeStats) -> None:
+        self.packets_ok += s.packets_ok
+        self.packets_lost += s.packets_lost
+        self.duplicates += s.duplicates
+        self.out_of_order += s.out_of_order
+        self.bad_packets += s.bad_packets
+
+
+@dataclass
+class DeviceStream:
+    """The pipeline of one device across its connections (call ``new_connection`` after every (re)connect)."""
+
+    address: str
+    device_type: str
+    placement: str = "unknown"
+    consumers: list[SamplesCallback] = field(default_factory=list)
+    recorder: RecordingWriter | None = None
+    clock_config: ClockSyncConfig | None = None
+    seq_bits: int = 16
+
+    def __post_init__(self) -> None:
+        self.clock = ClockSync(self.clock_config)
+        self.stats = DeviceStats(self.address, self.device_type, self.placement)
+        self.decoder: PacketDecoder | None = None
+        self._done = _Totals()
+        self._boundary_lost = 0  # packets lost across reconnects (sequence continuity)
+        self._last_seq: int | None = None
+        self._first_seq_of_connection = True
+        self._connections = 0
+        self._periods: deque[float] = deque(maxlen=512)  # recent device sample periods, primary stream
+        self._last_t_dev: dict[str, float] = {}
+        self._primary: str | None = None
+
+    # -- connection lifecycle ------------------------------------------------------------------------
+
+    def new_connection(self, decoder: PacketDecoder) -> None:
+        """A (re)connection finished its start procedure; ``decoder`` decodes this connection's packets."""
+        self.end_connection()
+        self.decoder = decoder
+        self._first_seq_of_connection = True
+        self._last_t_dev.clear()
+        if self._connections:
+            self.stats.reconnects += 1
+        self._connections += 1
+        self.stats.connected = True
+        self._event("connected", connection=self._connections)
+
+    def end_connection(self, reason: str = "") -> None:
+        """The link dropped or was closed: fold this connection's decoder counters into the totals."""
+        if self.decoder is not None:
+            self._done.add(self.decoder.stats)
+            self.decoder = None
+            self._event("disconnected", reason=reason)
+        self.stats.connected = False
+        self._update_stats()
+
+    # -- data path -----------------------------------------------------------------------------------
+
+    def on_notify(self, char_uuid: str, data: bytes, t_arrival_s: float | None = None) -> list[StreamBlock]:
+        """Decode one notification and deliver its samples; returns the blocks delivered."""
+        t_arr = time.time() if t_arrival_s is None else float(t_arrival_s)
+        if self.decoder is None:
+            log.debug("%s: notification outside a connection ignored", self.address)
+            return []
+        blocks = []
+        for s in self.decoder.decode(char_uuid, data):
+            if len(s) == 0:
+                continue
+            self._sequence(s)
+            block = self._to_block(s, t_arr)
+            blocks.append(block)
+            self.stats.samples_received += len(block)
+            if self.recorder is not None:
+                self.recorder.add_samples(self.address, block.sensor, block.epoch, block.t_host_s, block.t_device_s,
+                                          block.acc_mps2, block.gyro_rads, block.mag_uT)
+            for consume in self.consumers:
+                try:
+                    consume(self.address, block)
+                except Exception:  # a broken consumer must not stop the stream (or the recording)
+                    log.exception("%s: samples consumer %r failed", self.address, consume)
+        self._update_stats()
+        return blocks
+
+    def _sequence(self, s: ImuSamples) -> None:
+        """Losses the decoder cannot see: at the start of a connection (before its first packet arrived)."""
+        if s.seq is None:
+            return
+        if self._first_seq_of_connection:
+            if self.device_type in SEQ_STARTS_AT_ZERO:  # the stream restarts at seq 0 on every START
+                lost = s.seq if s.seq <= SEQ_CONTINUITY_MAX else 0
+            elif self._last_seq is not None:  # the counter continues across connections
+                jump = (s.seq - self._last_seq) % (1 << self.seq_bits)
+                lost = jump - 1 if 1 < jump <= SEQ_CONTINUITY_MAX else 0
+            else:
+                lost = 0
+            if lost:
+                self._boundary_lost += lost
+                self._event("gap", packets_lost=lost, at_connection_start=True)
+        self._first_seq_of_connection = False
+        self._last_seq = s.seq
+
+    def _to_block(self, s: ImuSamples, t_arr: float) -> StreamBlock:
+        t_dev = np.asarray(s.t_device_s, dtype=np.float64)
+        reset = self.clock.add(float(t_dev[-1]), t_arr)
+        if reset:
+            self._event("clock_reset", epoch=self.clock.epoch)
+            self._last_t_dev.clear()
+        if self._primary is None and (s.acc_mps2 is not None or s.gyro_rads is not None):
+            self._primary = s.sensor
+        if s.sensor == self._primary:
+            prev = self._last_t_dev.get(s.sensor)
+            seq = np.concatenate([[prev], t_dev]) if prev is not None else t_dev
+            d = np.diff(seq)
+            self._periods.extend(d[d > 0][:64])
+        self._last_t_dev[s.sensor] = float(t_dev[-1])
+        return StreamBlock(self.address, self.device_type, self.placement, s.sensor, self.clock.to_host(t_dev),
+                           t_dev, s.acc_mps2, s.gyro_rads, s.mag_uT, self.clock.epoch, t_arr)
+
+    # -- statistics ----------------------------------------------------------------------------------
+
+    def _update_stats(self) -> None:
+        cur = self.decoder.stats if self.decoder is not None else DecodeStats()
+        st = self.stats
+        st.packets_received = self._done.packets_ok + cur.packets_ok
+        st.packets_lost = self._done.packets_lost + cur.packets_lost + self._boundary_lost
+        st.duplicates = self._done.duplicates + cur.duplicates
+        st.out_of_order = self._done.out_of_order + cur.out_of_order
+        st.bad_packets = self._done.bad_packets + cur.bad_packets
+        if self.clock.ready:
+            est = self.clock.estimate()
+            st.clock_offset_ms, st.clock_drift_ppm = est.offset_ms, est.drift_ppm
+            st.clock_residual_ms, st.clock_epochs = est.residual_ms, est.epoch
+        if self._periods:
+            # nominal rate from the device's own sample spacing, converted to host seconds
+            st.rate_hz = float(1.0 / (np.median(self._periods) * self.clock.rate))
+
+    def write_clock(self) -> None:
+        """Store the current clock mapping of this device in the recording (the reader re-times with it)."""
+        if self.recorder is None or not self.clock.ready:
+            return
+        t_dev0, t_host0, rate = self.clock.mapping()
+        est = self.clock.estimate()
+        self.recorder.add_clock(self.address, self.clock.epoch, t_dev0, t_host0, rate, est.offset_ms, est.drift_ppm)
+
+    def _event(self, event: str, **info) -> None:
+        if self.recorder is not None:
+            self.recorder.add_event(self.address, event, time.time(), **info)
+
+
+async def replay_recording(path: str | Path, speed: float = 1.0, remap_clock: bool = False
+                           ) -> AsyncIterator[StreamBlock]:
+    """Play a bridge recording back as ``StreamBlock``s (one per recorded chunk), paced by its host times.
+
+    ``speed`` 1 = real time, 2 = twice as fast, 0 = as fast as possible. ``remap_clock`` re-times the
+    samples with each epoch's final clock fit (as ``read_recording`` does).
+    """
+    if speed < 0:
+        raise ValueError(f"speed must be >= 0 (0 = as fast as possible), got {speed}")
+    header = read_header(path)
+    devices = {d.address: d for d in header.devices}
+    clocks: dict[tuple[str, int], dict] = {}
+    if remap_clock:
+        for ch in iter_chunks(path):
+            if ch.kind == "clock":
+                clocks[(ch.address, int(ch.meta["epoch"]))] = ch.meta
+    t0_rec: float | None = None
+    t0_wall = time.monotonic()
+    for ch in iter_chunks(path):
+        if ch.kind != "samples" or ch.address not in devices:
+            continue
+        d, a = devices[ch.address], ch.arrays
+        epoch = int(ch.meta.get("epoch", 0))
+        t_host = a["t_host_s"]
+        c = clocks.get((ch.address, epoch))
+        if c is not None:
+            t_host = c["t_host0_s"] + c["rate"] * (a["t_device_s"] - c["t_device0_s"])
+        if speed > 0:
+            t0_rec = float(t_host[0]) if t0_rec is None else t0_rec
+            wait = (float(t_host[-1]) - t0_rec) / speed - (time.monotonic() - t0_wall)
+            if wait > 0:
+                await asyncio.sleep(wait)
+        yield StreamBlock(d.address, d.device_type, d.placement, ch.meta.get("sensor", "imu"), t_host,
+                          a["t_device_s"], a.get("acc_mps2"), a.get("gyro_rads"), a.get("mag_uT"), epoch,
+                          float(t_host[-1]))
