@@ -105,7 +105,8 @@ class MetaWearDecoder(PacketDecoder):
         route = self.routes.get((data[0], data[1]))
         if route is None:
             if data[0] in (ACC_MODULE, GYRO_MODULE) and data[1] & 0x80:
-                return []  # a read response (module info, config): not data
+                self.stats.ignored += 1  # a read response (module info, config): not data
+                return []
             self.stats.bad("unknown register", data)
             return []
         sensor, n = route
