@@ -41,7 +41,7 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     ap.add_argument("--unit-s", type=float, default=d["unit_s"].default,
                     help="seconds of one continuous simulated sequence (one body, motion, device set) (default %(default)s)")  # fmt: skip
     ap.add_argument("--shard-windows", type=int, default=d["shard_windows"].default, help="windows per shard file (default %(default)s)")
-    ap.add_argument("--device", default=None, help="hardware preset for every unit (default: random preset per unit)")
+    ap.add_argument("--device", default=None, help="hardware preset for every unit, or 'ideal' for error-free sensors (default: random preset per unit)")
     ap.add_argument("--mocap", type=Path, default=None, metavar="DIR",
                     help="folder of DeepMimic clips mixed in (default: $ANYMO_DATA/deepmimic_motions when present)")  # fmt: skip
     ap.add_argument("--no-mocap", action="store_true", help="procedural motion only")
@@ -49,6 +49,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
                     help="fraction of units from motion capture clips (default %(default)s)")  # fmt: skip
     ap.add_argument("--named-fraction", type=float, default=d["named_fraction"].default,
                     help="fraction of placements drawn inside named regions (wrist, thigh, ...) (default %(default)s)")  # fmt: skip
+    ap.add_argument("--soft-tissue-fraction", type=float, default=d["soft_tissue_fraction"].default,
+                    help="fraction of units whose devices wobble on soft tissue (default %(default)s)")  # fmt: skip
     ap.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
     ap.add_argument("--overwrite", action="store_true", help="replace a dataset already in --out")
     ap.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
@@ -71,6 +73,7 @@ def main(argv: list[str], prog: str = "anymo simulate") -> int:
             mocap_dir=str(mocap) if mocap is not None else None,
             mocap_fraction=args.mocap_fraction,
             named_fraction=args.named_fraction,
+            soft_tissue_fraction=args.soft_tissue_fraction,
         )
         if args.workers is not None and args.workers < 1:
             raise ValueError(f"--workers must be at least 1, got {args.workers}")

@@ -9,10 +9,13 @@ worker processes. A unit is one continuous sequence:
    (``generate_sequence``), a fraction ``mocap_fraction`` of units a looping DeepMimic clip;
 2. K placements: each is, with probability ``named_fraction``, a random spot inside a random named
    region (wrist, thigh, lower back, ...; distinct names), else uniform over the 2400 candidates;
-3. one hardware preset (random among ``DEVICE_PRESETS`` unless ``device`` is given) and random
-   mounting - per unit, like a person wearing the devices for that stretch: bias, clock and mounting
-   stay put within a recording, as on a real device;
-4. ``simulate_imu`` once for all K placements, then non-overlapping windows of ``window_s``.
+3. one hardware preset (random among the real-device ``DEVICE_PRESETS`` unless ``device`` is given; "ideal" = no
+   errors), random mounting (any in-plane angle, up to 5 deg tilt) and, for ``soft_tissue_fraction``
+   of the units, soft-tissue wobble - per unit, like a person wearing the devices for that stretch:
+   bias, clock and mounting stay put within a recording, as on a real device;
+4. ``simulate_imu`` once for all K placements at the device's own supported rate nearest ``rate_hz``
+   (no preset streams at exactly 60 Hz: most give 52 Hz), resampled to ``rate_hz`` with the same
+   resampler the device runtime applies to real streams; then non-overlapping windows of ``window_s``.
 
 Labels: a window's activity is the label segment covering most of it; ``label_purity`` (the fraction
 it covers) is stored with it. Windows are never dropped - ``hours`` is exactly what you get - so a
@@ -64,6 +67,7 @@ class DatasetConfig:
     mocap_dir: str | None = None  # folder of DeepMimic clips; None: no motion capture
     mocap_fraction: float = 0.1  # fraction of units from motion capture (when mocap_dir has clips)
     named_fraction: float = 0.5  # fraction of placements drawn inside named regions
+    soft_tissue_fraction: float = 0.5  # fraction of units whose devices wobble on soft tissue
     motion_rate_hz: float | None = None  # rate of the generated motion; None: max(120, 2 x rate_hz)
 
     def __post_init__(self) -> None:
@@ -125,16 +129,16 @@ def check_config(cfg: DatasetConfig) -> None:
         raise ValueError(f"seed must be a non-negative integer, got {cfg.seed!r}")
     if not isinstance(cfg.shard_windows, (int, np.integer)) or cfg.shard_windows < 1:
         raise ValueError(f"shard_windows must be a positive integer, got {cfg.shard_windows!r}")
-    for name in ("mocap_fraction", "named_fraction"):
+    for name in ("mocap_fraction", "named_fraction", "soft_tissue_fraction"):
         v = getattr(cfg, name)
         if not _finite(v) or not (0.0 <= v <= 1.0):
             raise ValueError(f"{name} must be a fraction in [0, 1], got {v}")
     if cfg.motion_rate_hz is not None and (not _finite(cfg.motion_rate_hz) or cfg.motion_rate_hz < cfg.rate_hz):
         raise ValueError(f"motion_rate_hz ({cfg.motion_rate_hz}) must be at least the output rate ({cfg.rate_hz} Hz)")
     if cfg.device is not None:
-        from anymo.sim.hardware import device_preset
+        from anymo.sim.simulate import resolve_hardware
 
-        device_preset(cfg.device)  # ValueError listing the valid names
+        resolve_hardware(cfg.device)  # ValueError listing the valid names
     if cfg.mocap_dir is not None and not Path(cfg.mocap_dir).is_dir():
         raise ValueError(f"mocap_dir {cfg.mocap_dir} is not a folder; give a folder of DeepMimic clips or leave it out")
 
@@ -262,9 +266,40 @@ class UnitResult:
     timings_s: dict[str, float] = field(default_factory=dict)
 
 
-def simulate_unit(cfg: DatasetConfig, unit_id: int, clips: list[Path] | None = None) -> UnitResult:
-    """Simulate work unit ``unit_id`` of ``cfg`` and cut it into windows (deterministic for the pair)."""
+def device_rate_hz(device: str, rate_hz: float) -> float:
+    """The rate a device of preset ``device`` streams at when ``rate_hz`` is wanted: its supported rate
+    nearest to it ("ideal": exactly ``rate_hz``)."""
+    from anymo.sim.simulate import resolve_hardware
+
+    return float(resolve_hardware(device).nearest_rate(rate_hz))
+
+
+def to_rate(x: np.ndarray, rate_in_hz: float, rate_out_hz: float, n_out: int) -> np.ndarray:
+    """[S, T, 3] at ``rate_in_hz`` -> [S, n_out, 3] at ``rate_out_hz``, as the device pipeline resamples
+    real streams (``anymo.preprocess.resample``: anti-aliased windowed sinc)."""
+    if abs(rate_in_hz - rate_out_hz) < 1e-9:
+        return x[:, :n_out]
+    from anymo.preprocess.resample import resample
+
+    s, t, _ = x.shape
+    y = resample(x.transpose(1, 0, 2).reshape(t, s * 3), rate_in_hz, rate_out_hz, n_out=n_out)
+    return y.reshape(n_out, s, 3).transpose(1, 0, 2)
+
+
+def device_choices(cfg: DatasetConfig) -> list[str]:
+    """Hardware presets a unit may use: ``cfg.device``, else every real-device preset (not "ideal"), sorted."""
     from anymo.sim.hardware import DEVICE_PRESETS
+
+    return [cfg.device] if cfg.device else sorted(n for n, hw in DEVICE_PRESETS.items() if not hw.is_ideal)
+
+
+def simulate_unit(cfg: DatasetConfig, unit_id: int, clips: list[Path] | None = None) -> UnitResult:
+    """Simulate work unit ``unit_id`` of ``cfg`` and cut it into windows (deterministic for the pair).
+
+    The devices stream at their own supported rate nearest ``cfg.rate_hz`` (52 Hz for most presets
+    when 60 Hz is asked); the stream is resampled to ``cfg.rate_hz`` the way real streams are.
+    """
+    from anymo.sim.mounting import MountingConfig, SoftTissue
     from anymo.sim.simulate import SimConfig, simulate_imu
 
     rng = unit_rng(cfg.seed, unit_id)
@@ -275,15 +310,22 @@ def simulate_unit(cfg: DatasetConfig, unit_id: int, clips: list[Path] | None = N
     motion, source = unit_motion(cfg, rng, n_win * cfg.window_s + MARGIN_S, clips)
     t_motion = time.perf_counter() - t
     ids = draw_placements(rng, cfg.sensors_per_window, cfg.named_fraction)
-    device = cfg.device or sorted(DEVICE_PRESETS)[int(rng.integers(len(DEVICE_PRESETS)))]
+    choices = device_choices(cfg)
+    device = choices[int(rng.integers(len(choices)))]
+    native_hz = device_rate_hz(device, cfg.rate_hz)
+    wobble = SoftTissue(spread_frac=0.3) if rng.random() < cfg.soft_tissue_fraction else None
     t = time.perf_counter()
-    sig = simulate_imu(motion, ids, SimConfig(rate_hz=cfg.rate_hz, hardware=device), rng)
+    sig = simulate_imu(motion, ids, SimConfig(rate_hz=native_hz, hardware=device, mounting=MountingConfig(wobble=wobble)), rng)
     t_sim = time.perf_counter() - t
-    if sig.acc_mps2.shape[1] < n_win * n_t:
-        raise RuntimeError(f"unit {unit_id}: simulated {sig.acc_mps2.shape[1]} samples, need {n_win * n_t}")
+    t = time.perf_counter()
+    n_all = n_win * n_t
+    need = int(np.ceil((n_all - 1) * native_hz / cfg.rate_hz)) + 1
+    if sig.acc_mps2.shape[1] < need:
+        raise RuntimeError(f"unit {unit_id}: simulated {sig.acc_mps2.shape[1]} samples at {native_hz:g} Hz, need {need}")
     s = ids.size
-    acc = sig.acc_mps2[:, : n_win * n_t].reshape(s, n_win, n_t, 3).transpose(1, 0, 2, 3)
-    gyro = sig.gyro_rads[:, : n_win * n_t].reshape(s, n_win, n_t, 3).transpose(1, 0, 2, 3)
+    acc = to_rate(sig.acc_mps2, native_hz, cfg.rate_hz, n_all).reshape(s, n_win, n_t, 3).transpose(1, 0, 2, 3)
+    gyro = to_rate(sig.gyro_rads, native_hz, cfg.rate_hz, n_all).reshape(s, n_win, n_t, 3).transpose(1, 0, 2, 3)
+    t_resample = time.perf_counter() - t
     activity, caption, purity = [], [], []
     for w in range(n_win):
         cover = window_labels(motion.labels, w * cfg.window_s, (w + 1) * cfg.window_s)
@@ -302,12 +344,13 @@ def simulate_unit(cfg: DatasetConfig, unit_id: int, clips: list[Path] | None = N
         "caption": np.array(caption, dtype=str),
         "label_purity": np.array(purity, dtype=np.float32),
         "device": np.array([device] * n_win, dtype=str),
+        "device_rate_hz": np.full(n_win, native_hz, dtype=np.float32),
         "source": np.array([source] * n_win, dtype=str),
         "body_height_m": np.full(n_win, motion.skeleton.shape.height_m, dtype=np.float32),
         "unit_id": np.full(n_win, unit_id, dtype=np.int32),
         "window_start_s": (np.arange(n_win) * cfg.window_s).astype(np.float32),
     }
-    return UnitResult(arrays, {"motion_s": t_motion, "simulate_s": t_sim})
+    return UnitResult(arrays, {"motion_s": t_motion, "simulate_s": t_sim, "resample_s": t_resample})
 
 
 # ---- the whole dataset -----------------------------------------------------------------------------
@@ -391,7 +434,7 @@ def generate_dataset(
 
     The manifest's ``timings_s`` holds the wall time and the summed per-stage times of all units.
     """
-    from anymo.sim.hardware import device_preset
+    from anymo.sim.simulate import resolve_hardware
 
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
     if workers < 1:
@@ -403,7 +446,7 @@ def generate_dataset(
     per_activity: Counter[str] = Counter()
     per_device: Counter[str] = Counter()
     per_source: Counter[str] = Counter()
-    stage = Counter({"motion_s": 0.0, "simulate_s": 0.0, "write_s": 0.0})
+    stage = Counter({"motion_s": 0.0, "simulate_s": 0.0, "resample_s": 0.0, "write_s": 0.0})
     from tqdm import tqdm
 
     bar = tqdm(total=cfg.n_windows, unit="win", desc="simulate", file=sys.stderr, disable=not progress, dynamic_ncols=True)
@@ -444,7 +487,7 @@ def generate_dataset(
             "per_source": dict(sorted(per_source.items())),
         },
         "shards": entries,
-        "devices": {name: _jsonable(device_preset(name)) for name in sorted(per_device)},
+        "devices": {name: {**_jsonable(resolve_hardware(name)), "stream_rate_hz": device_rate_hz(name, cfg.rate_hz)} for name in sorted(per_device)},
         "mocap_clips": [p.name for p in clips],
         "workers": workers,
         "timings_s": {"wall": round(wall_s, 3), **{k: round(v, 3) for k, v in stage.items()}},

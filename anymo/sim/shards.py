@@ -33,6 +33,7 @@ SHARD_ARRAYS: dict[str, tuple[str, int]] = {
     "caption": ("U", 1),  # [N] one caption of the window
     "label_purity": ("f", 1),  # [N] fraction of the window covered by its activity label
     "device": ("U", 1),  # [N] hardware preset that produced the window
+    "device_rate_hz": ("f", 1),  # [N] rate the device streamed at before resampling to rate_hz
     "source": ("U", 1),  # [N] motion source, e.g. "procedural" or "deepmimic:humanoid3d_walk"
     "body_height_m": ("f", 1),  # [N] standing height of the simulated body
     "unit_id": ("i", 1),  # [N] work unit (one continuous simulated sequence) the window was cut from
