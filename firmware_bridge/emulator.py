@@ -35,6 +35,7 @@ from firmware_bridge.replay import SampleSource, make_source
 log = logging.getLogger(__name__)
 
 REPLY_DELAY_S = 0.002  # a control-point reply follows the write response, as over the air
+SIGNAL_SETTLE_S = 0.05  # after a state change: time for its D-Bus signals to reach clients in this process
 
 
 @dataclass
@@ -360,12 +361,12 @@ class Emulator:
         w = self.wearable(address)
         if not self.fake.drop_link(w.address, "remote"):
             raise ValueError(f"{address} is not connected")
-        await asyncio.sleep(0)
+        await asyncio.sleep(SIGNAL_SETTLE_S)
 
     async def set_powered(self, powered: bool) -> None:
         """Adapter Powered on/off (off disconnects everyone and stops discovery)."""
         self.fake.set_powered(powered)
-        await asyncio.sleep(0)
+        await asyncio.sleep(SIGNAL_SETTLE_S)
 
     def set_advertising(self, address: str, on: bool) -> None:
         self.wearable(address).advertising = bool(on)
