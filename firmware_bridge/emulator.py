@@ -122,8 +122,7 @@ class VirtualWearable(RemotePeer):
         self.index = index
         self.emulator = emulator
         self.address = check_address(spec.address or f"AA:4D:00:00:00:{index + 1:02X}")
-        self._kwargs = {"local_name": spec.name} if spec.name else {}
-        self.peripheral: VirtualPeripheral = get_peripheral(spec.device_type, **self._kwargs)
+        self.peripheral: VirtualPeripheral = self._new_peripheral()
         self.name = self.peripheral.local_name
         self.rssi_dbm = int(rssi_dbm)
         self.advertising = True
@@ -144,13 +143,24 @@ class VirtualWearable(RemotePeer):
         self.stats = {"packets_sent": 0, "packets_dropped": 0, "packets_duplicated": 0, "packets_undelivered": 0,
                       "disconnects": 0, "connections": 0, "link_losses": 0, "samples": 0}
 
+    def _new_peripheral(self) -> VirtualPeripheral:
+        """A peripheral in its power-on state, with the spec's local name."""
+        name = self.spec.name
+        try:
+            p = get_peripheral(self.spec.device_type, **({"local_name": name} if name else {}))
+        except TypeError:  # a peripheral without a local_name parameter
+            p = get_peripheral(self.spec.device_type)
+            if name:
+                p.local_name = name
+        return p
+
     # --- RemotePeer --------------------------------------------------------------------------------
 
     def gatt_services(self) -> tuple[GattServiceSpec, ...]:
         return tuple(self.peripheral.services)
 
     def on_connect(self, send) -> None:
-        self.peripheral = get_peripheral(self.spec.device_type, **self._kwargs)  # fresh device state per link
+        self.peripheral = self._new_peripheral()  # fresh device state per link
         self._send = send
         self.connected = True
         self.stats["connections"] += 1
@@ -167,10 +177,14 @@ class VirtualWearable(RemotePeer):
         return self.peripheral.read(char_uuid)
 
     def on_write(self, char_uuid: str, data: bytes, with_response: bool) -> None:
-        replies = self.peripheral.on_write(char_uuid, bytes(data))
-        loop = asyncio.get_running_loop()
+        self._reply(self.peripheral.on_write(char_uuid, bytes(data)))
+
+    def on_subscribe(self, char_uuid: str, enabled: bool) -> None:
+        self._reply(self.peripheral.on_subscribe(char_uuid, enabled))
+
+    def _reply(self, replies) -> None:
         if replies:
-            loop.call_later(REPLY_DELAY_S, self._send_all, list(replies))
+            asyncio.get_running_loop().call_later(REPLY_DELAY_S, self._send_all, list(replies))
         self._sync_producer()
 
     # --- producer ----------------------------------------------------------------------------------

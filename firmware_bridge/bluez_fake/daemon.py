@@ -11,6 +11,7 @@ import selectors
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -33,6 +34,17 @@ BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
   <limit name="max_replies_per_connection">50000</limit>
 </busconfig>
 """
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM when the process that started us dies (Linux), so a
+    killed emulator never leaves an orphaned daemon behind."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
 
 
 class DBusDaemonNotFound(RuntimeError):
@@ -78,6 +90,7 @@ class PrivateBus:
             [exe, f"--config-file={config}", "--nofork", "--nopidfile", "--print-address=1"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
             start_new_session=True,  # a Ctrl-C in the terminal reaches us, and we stop the daemon in order
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
         assert self.proc.stdout is not None
         with selectors.DefaultSelector() as sel:
