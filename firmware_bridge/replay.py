@@ -18,13 +18,17 @@ EARTH_FIELD_UT = np.array([20.0, 0.0, -44.0])  # a mid-latitude field in the wor
 
 
 def load_recordings(path: str | Path) -> list[Recording]:
-    """Every recording in ``path``: a bridge recording (``*.anymorec`` or a folder written by
-    ``anymo stream``) or any single file the dataset loaders read. ValueError/FileNotFoundError otherwise."""
+    """Every recording in ``path``: a bridge recording (``*.anymorec`` written by ``anymo stream``, one
+    per device) or any single file the dataset loaders read. ValueError/FileNotFoundError otherwise."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"replay file {path} does not exist; give a dataset file "
                                 "(e.g. ../shared/data/xsens_walking/walking_xsens_upperLeg.txt) or a recording")
-    if path.suffix == ".anymorec" or (path.is_dir() and _is_bridge_recording(path)):
+    if path.is_dir():
+        files = sorted(path.glob("*.anymorec"))
+        hint = f" (e.g. {files[0]})" if files else ""
+        raise ValueError(f"{path} is a folder; give one recording file to replay{hint}")
+    if path.suffix == ".anymorec":
         from firmware_bridge.record import read_recording  # written by the streaming side; imported lazily
 
         recs = read_recording(path)
@@ -35,10 +39,6 @@ def load_recordings(path: str | Path) -> list[Recording]:
     if not recs:
         raise ValueError(f"{path} holds no IMU recording to replay")
     return recs
-
-
-def _is_bridge_recording(folder: Path) -> bool:
-    return any(folder.glob("*.anymorec")) or (folder / "recording.json").exists() or (folder / "meta.json").exists()
 
 
 def nominal_rate_hz(rec: Recording) -> float:
