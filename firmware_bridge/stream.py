@@ -123,11 +123,17 @@ class DeviceStream:
         self._periods: deque[float] = deque(maxlen=512)  # recent device sample periods, primary stream
         self._last_t_dev: dict[str, float] = {}
         self._primary: str | None = None
+        self._held: list[tuple[str, bytes, float]] | None = None  # notifications during the start procedure
 
     # -- connection lifecycle ------------------------------------------------------------------------
 
+    def begin_connection(self) -> None:
+        """A link is up and the start procedure is running: hold early data notifications until it returns."""
+        self._held = []
+
     def new_connection(self, decoder: PacketDecoder) -> None:
         """A (re)connection finished its start procedure; ``decoder`` decodes this connection's packets."""
+        held, self._held = self._held, None
         self.end_connection()
         self.decoder = decoder
         self._first_seq_of_connection = True
@@ -137,9 +143,12 @@ class DeviceStream:
         self._connections += 1
         self.stats.connected = True
         self._event("connected", connection=self._connections)
+        for uuid, data, t_arr in held or []:
+            self.on_notify(uuid, data, t_arr)
 
     def end_connection(self, reason: str = "") -> None:
         """The link dropped or was closed: fold this connection's decoder counters into the totals."""
+        self._held = None
         if self.decoder is not None:
             self._done.add(self.decoder.stats)
             self.decoder = None
@@ -153,7 +162,10 @@ class DeviceStream:
         """Decode one notification and deliver its samples; returns the blocks delivered."""
         t_arr = time.time() if t_arrival_s is None else float(t_arrival_s)
         if self.decoder is None:
-            log.debug("%s: notification outside a connection ignored", self.address)
+            if self._held is not None:  # the start procedure is still running
+                self._held.append((char_uuid, bytes(data), t_arr))
+            else:
+                log.debug("%s: notification outside a connection ignored", self.address)
             return []
         blocks = []
         for s in self.decoder.decode(char_uuid, data):

@@ -1,0 +1,269 @@
+"""Stream every paired wearable at once through bleak: connect, start, reconnect with backoff, record, stop cleanly.
+
+``Session(devices, record=..., on_samples=...)``; ``await session.run(seconds)`` streams until the time is
+up or ``session.stop()`` (SIGINT) and returns the per-device ``DeviceStats``. Each device runs its own task:
+
+    find (scan) -> establish_connection (bleak-retry-connector) -> driver.start(BleakGattClient, settings)
+    -> notifications -> DeviceStream (decode, loss accounting, clock sync, consumers, recording)
+    -> link lost? -> backoff (0.5 s doubling to 10 s, +-25 % jitter) -> find again ...
+
+The consumer API is small: ``on_samples(address, StreamBlock)`` callbacks, or ``async for block in
+session.blocks()``. Nothing recorded is lost on a stop: the stop procedure runs, the links close, every
+device's final clock fit and all buffered samples are written and the file is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bleak import BleakClient
+from bleak_retry_connector import establish_connection
+
+from .bleak_gatt import BleakGattClient
+from .devices import get_driver
+from .devices.base import StreamSettings
+from .pairing import PairedDevice
+from .record import DeviceMeta, RecordingWriter
+from .scan import BluetoothUnavailable, DeviceFinder, explain_bluetooth_error
+from .stream import DeviceStats, DeviceStream, SamplesCallback, StreamBlock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SessionConfig:
+    settings: StreamSettings | None = None  # default for devices without stored settings
+    scan_timeout_s: float = 10.0  # how long to look for a device before backing off
+    connect_attempts: int = 3  # bleak-retry-connector attempts per connect
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 10.0
+    backoff_jitter: float = 0.25  # +- fraction
+    start_timeout_s: float = 20.0  # the driver's start procedure
+    chunk_s: float = 0.5  # recording chunk length (<= 1 s lost in a crash)
+    flush_every_s: float = 0.25
+    clock_every_s: float = 2.0  # how often the clock fits are written to the recording
+    adapter: str | None = None  # e.g. "hci1"; None = the default adapter
+
+
+def backoff_s(attempt: int, config: SessionConfig, rng: random.Random) -> float:
+    """Delay before reconnect attempt ``attempt`` (0 = right after a link loss: immediately)."""
+    if attempt <= 0:
+        return 0.0
+    base = min(config.backoff_max_s, config.backoff_initial_s * 2 ** (attempt - 1))
+    return min(config.backoff_max_s, base * (1.0 + config.backoff_jitter * (2.0 * rng.random() - 1.0)))
+
+
+@dataclass
+class _Link:
+    device: PairedDevice
+    stream: DeviceStream
+    lost: asyncio.Event = field(default_factory=asyncio.Event)
+    client: BleakClient | None = None
+
+
+class Session:
+    """One streaming session over several paired wearables."""
+
+    def __init__(self, devices: list[PairedDevice], *, record: str | Path | None = None,
+                 on_samples: SamplesCallback | None = None, config: SessionConfig | None = None) -> None:
+        if not devices:
+            raise ValueError("no devices to stream from: pair one first (`anymo pair ADDRESS --placement ...`)")
+        addresses = [d.address for d in devices]
+        if len(set(addresses)) != len(addresses):
+            raise ValueError(f"a device is listed twice: {addresses}")
+        self.devices = list(devices)
+        self.config = config or SessionConfig()
+        self.record_path = Path(record) if record is not None else None
+        self._consumers: list[SamplesCallback] = [on_samples] if on_samples else []
+        self._queues: list[asyncio.Queue] = []
+        self._stop = asyncio.Event()
+        self._rng = random.Random()
+        self._fatal: BaseException | None = None
+        self.recorder: RecordingWriter | None = None
+        self._finder: DeviceFinder | None = None
+        self.links: dict[str, _Link] = {}
+        for d in self.devices:
+            get_driver(d.device_type)  # ValueError listing the valid types
+            stream = DeviceStream(d.address, d.device_type, d.placement, consumers=[self._deliver])
+            self.links[d.address] = _Link(d, stream)
+
+    # -- consumer API ------------------------------------------------------------------------------
+
+    def add_consumer(self, on_samples: SamplesCallback) -> None:
+        """Call ``on_samples(address, block)`` for every block from every device."""
+        self._consumers.append(on_samples)
+
+    async def blocks(self, max_queue: int = 1000) -> AsyncIterator[StreamBlock]:
+        """Every block from every device until the session ends (oldest dropped when a slow reader lags)."""
+        q: asyncio.Queue = asyncio.Queue(max_queue)
+        self._queues.append(q)
+        try:
+            while True:
+                block = await q.get()
+                if block is None:
+                    return
+                yield block
+        finally:
+            self._queues.remove(q)
+
+    def _deliver(self, address: str, block: StreamBlock) -> None:
+        for consume in self._consumers:
+            consume(address, block)
+        for q in self._queues:
+            if q.full():
+                q.get_nowait()
+            q.put_nowait(block)
+
+    @property
+    def stats(self) -> dict[str, DeviceStats]:
+        return {a: link.stream.stats for a, link in self.links.items()}
+
+    # -- running -----------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the session to end (safe from a signal handler via ``loop.call_soon_threadsafe``)."""
+        self._stop.set()
+
+    async def run(self, seconds: float | None = None) -> dict[str, DeviceStats]:
+        """Stream until ``seconds`` have passed (None: until ``stop()``); returns the per-device statistics.
+
+        Raises ``BluetoothUnavailable`` (adapter off, no adapter, no BlueZ) with the fix in its message.
+        """
+        if seconds is not None and seconds <= 0:
+            raise ValueError(f"--seconds must be positive, got {seconds}")
+        if self.record_path is not None:
+            self.recorder = RecordingWriter(
+                self.record_path, [DeviceMeta(d.address, d.device_type, d.placement, d.name or "")
+                                   for d in self.devices], chunk_s=self.config.chunk_s)
+            for link in self.links.values():
+                link.stream.recorder = self.recorder
+        self._finder = DeviceFinder(self.config.adapter)
+        tasks = [asyncio.ensure_future(self._run_device(link)) for link in self.links.values()]
+        flusher = asyncio.ensure_future(self._flush_loop())
+        try:
+            stop_wait = asyncio.ensure_future(self._stop.wait())
+            done, _ = await asyncio.wait([stop_wait, *tasks], timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+            stop_wait.cancel()
+            for t in done:  # a device task only ends early on a fatal error
+                if t is not stop_wait and not t.cancelled() and t.exception() is not None:
+                    self._fatal = self._fatal or t.exception()
+        finally:
+            self._stop.set()
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*(self._close(link) for link in self.links.values()), return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await self._finder.close()
+            flusher.cancel()
+            await asyncio.gather(flusher, return_exceptions=True)
+            if self.recorder is not None:
+                for link in self.links.values():
+                    link.stream.write_clock()
+                self.recorder.close()
+            for q in self._queues:
+                with contextlib.suppress(asyncio.QueueFull):
+                    q.put_nowait(None)
+        if self._fatal is not None:
+            raise self._fatal
+        return self.stats
+
+    async def _flush_loop(self) -> None:
+        last_clock = time.monotonic()
+        while True:
+            await asyncio.sleep(self.config.flush_every_s)
+            if self.recorder is None:
+                continue
+            self.recorder.flush_due()
+            if time.monotonic() - last_clock >= self.config.clock_every_s:
+                last_clock = time.monotonic()
+                for link in self.links.values():
+                    link.stream.write_clock()
+
+    async def _run_device(self, link: _Link) -> None:
+        cfg, dev = self.config, link.device
+        driver = get_driver(dev.device_type)
+        settings = dev.stream_settings(cfg.settings)
+        attempt = 0
+        ever_connected = False
+        while not self._stop.is_set():
+            delay = backoff_s(attempt, cfg, self._rng)
+            if delay:
+                log.info("%s: reconnecting in %.1f s (attempt %d)", dev.address, delay, attempt)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+                if self._stop.is_set():
+                    return
+            attempt += 1
+            try:
+                ble_device, _ = await self._finder.find(dev.address, cfg.scan_timeout_s)
+                if ble_device is None:
+                    link.stream.stats.last_error = f"not advertising (scanned {cfg.scan_timeout_s:.0f} s)"
+                    log.warning("%s: not found; is it on, charged and near?", dev.address)
+                    continue
+                link.lost.clear()
+                client = await establish_connection(
+                    BleakClient, ble_device, dev.name or dev.address, disconnected_callback=lambda _c: link.lost.set(),
+                    max_attempts=cfg.connect_attempts)
+                link.client = client
+                gatt = BleakGattClient(client)
+                link.stream.begin_connection()
+                decoder = await asyncio.wait_for(
+                    driver.start(gatt, settings, lambda uuid, data: link.stream.on_notify(uuid, data, time.time())),
+                    cfg.start_timeout_s)
+                link.stream.new_connection(decoder)
+                ever_connected, attempt = True, 0
+                log.info("%s (%s, %s): streaming", dev.address, dev.device_type, dev.placement)
+                stop_wait = asyncio.ensure_future(self._stop.wait())
+                lost_wait = asyncio.ensure_future(link.lost.wait())
+                await asyncio.wait([stop_wait, lost_wait], return_when=asyncio.FIRST_COMPLETED)
+                stop_wait.cancel()
+                lost_wait.cancel()
+                if self._stop.is_set():
+                    return  # _close runs the stop procedure
+                link.stream.end_connection("link lost")
+                link.client = None
+                log.warning("%s: link lost; reconnecting", dev.address)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - every failure of one attempt is retried
+                clear = explain_bluetooth_error(exc)
+                link.stream.end_connection(f"error: {exc}")
+                await self._drop_client(link)
+                link.stream.stats.last_error = str(clear or exc) or type(exc).__name__
+                if clear is not None and not ever_connected and not any(
+                        other.stream.stats.packets_received for other in self.links.values()):
+                    raise clear from exc  # e.g. the adapter is off: say so instead of retrying forever
+                log.warning("%s: %s", dev.address, link.stream.stats.last_error)
+
+    async def _drop_client(self, link: _Link) -> None:
+        client, link.client = link.client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.disconnect(), 5.0)
+
+    async def _close(self, link: _Link) -> None:
+        """Stop procedure (tolerates a dropped link), disconnect, fold the last counters in."""
+        client = link.client
+        if client is not None and client.is_connected:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(get_driver(link.device.device_type).stop(BleakGattClient(client)), 5.0)
+        await self._drop_client(link)
+        link.stream.end_connection("session stopped")
+
+
+async def stream_devices(devices: list[PairedDevice], seconds: float | None = None, record: str | Path | None = None,
+                         on_samples: SamplesCallback | None = None, config: SessionConfig | None = None
+                         ) -> dict[str, DeviceStats]:
+    """Convenience: one ``Session`` run."""
+    return await Session(devices, record=record, on_samples=on_samples, config=config).run(seconds)
+
+
+__all__ = ["BluetoothUnavailable", "Session", "SessionConfig", "backoff_s", "stream_devices"]
