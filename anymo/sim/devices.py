@@ -146,7 +146,7 @@ SMARTWATCH = ImuHardware(
     gyro_range_dps=2000.0,  # [assumed] ±2000 dps (chip: ±125..2000 dps)
     rate_hz=52.0,  # [assumed] the ODR an app asking for ~50 Hz (SENSOR_DELAY_GAME) gets
     supported_rates_hz=(12.5, 26.0, 52.0, 104.0, 208.0, 416.0),  # [found] LSM6DSO ODR ladder (to what a watch exposes)
-    timestamp_jitter_s=0.5e-3,  # [assumed] sensor-hub batching, 0.5 ms
+    timestamp_jitter_s=0.2e-3,  # [assumed] sensor-hub FIFO time stamps, 0.2 ms
     **_HOST_CLOCK,
     **_LSM6DSO,
 )
@@ -170,7 +170,7 @@ MOVESENSE = ImuHardware(
     gyro_range_dps=2000.0,  # [assumed] ±2000 dps (configurable 245/500/1000/2000 dps [found])
     rate_hz=52.0,  # [assumed] 52 Hz, the rate most Movesense apps subscribe to
     supported_rates_hz=(13.0, 26.0, 52.0, 104.0, 208.0, 416.0, 833.0, 1666.0),  # [found] /Meas/IMU6/{Rate}
-    timestamp_jitter_s=1e-3 / 12**0.5,  # [assumed] millisecond time stamps: uniform ±0.5 ms rounding
+    timestamp_jitter_s=0.1e-3,  # [assumed] one time stamp per packet, samples spread evenly inside it
     **_BLE_WEARABLE_CLOCK,
     **_LSM6DS3,
 )
@@ -182,7 +182,7 @@ METAMOTION = ImuHardware(
     gyro_range_dps=2000.0,  # [found] MetaWear gyro ranges 125..2000 dps
     rate_hz=100.0,  # [assumed] 100 Hz, a common MetaBase setting
     supported_rates_hz=(25.0, 50.0, 100.0, 200.0, 400.0, 800.0, 1600.0),  # [found] MetaWear ODRs common to acc and gyro
-    timestamp_jitter_s=1e-3 / 12**0.5,  # [assumed] millisecond epoch time stamps
+    timestamp_jitter_s=0.1e-3,  # [assumed] per-packet tick-counter time stamps, samples spread evenly
     **_BLE_WEARABLE_CLOCK,
     **_BMI270,
 )
@@ -194,7 +194,7 @@ METAMOTION_R = ImuHardware(
     gyro_range_dps=2000.0,  # [found] MetaWear gyro ranges 125..2000 dps
     rate_hz=100.0,  # [assumed]
     supported_rates_hz=(25.0, 50.0, 100.0, 200.0, 400.0, 800.0, 1600.0),  # [found] BMI160 gyro 25..3200 Hz, acc 12.5..1600 Hz
-    timestamp_jitter_s=1e-3 / 12**0.5,  # [assumed] millisecond epoch time stamps
+    timestamp_jitter_s=0.1e-3,  # [assumed] per-packet tick-counter time stamps, samples spread evenly
     **_BLE_WEARABLE_CLOCK,
     **_BMI160,
 )
@@ -206,7 +206,7 @@ PHONE = ImuHardware(
     gyro_range_dps=2000.0,  # [found] chip: ±15.6..2000 dps
     rate_hz=100.0,  # [assumed]
     supported_rates_hz=(12.5, 25.0, 50.0, 100.0, 200.0, 500.0),  # [DS] ICM-42605 ODRs up to 500 Hz
-    timestamp_jitter_s=0.5e-3,  # [assumed] HAL time stamps, 0.5 ms
+    timestamp_jitter_s=0.2e-3,  # [assumed] sensor-hub FIFO time stamps through the HAL, 0.2 ms
     **_HOST_CLOCK,
     **_ICM42605,
 )

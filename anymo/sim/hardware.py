@@ -419,12 +419,14 @@ def sample_clock(
     start_s: float = 0.0,
     ideal: bool = False,
     rate_hz: float | None = None,
+    drift_ppm: float | None = None,
 ) -> DeviceClock:
     """The sampling instants of one device of model ``hw`` recording [start_s, start_s + duration_s].
 
     The device samples uniformly on its own (drifting) clock at ``rate_hz`` (default ``hw.rate_hz``;
-    must be a supported rate); all true instants lie inside the interval. ``ideal`` turns off drift,
-    start phase and jitter (t_true == t_device == start_s + k / rate_hz).
+    must be a supported rate); all true instants lie inside the interval. ``drift_ppm`` fixes this
+    instance's oscillator error instead of drawing it (uniform in ±hw.clock_drift_ppm). ``ideal`` turns
+    off drift, start phase and jitter (t_true == t_device == start_s + k / rate_hz).
     """
     if not (duration_s >= 0 and math.isfinite(duration_s)):
         raise ValueError(f"duration_s must be a finite number >= 0, got {duration_s}")
@@ -435,8 +437,12 @@ def sample_clock(
     rng = _as_rng(rng)
     drift = 0.0
     offset = 0.0
+    if drift_ppm is not None and not (math.isfinite(drift_ppm) and abs(drift_ppm) < 1e6):
+        raise ValueError(f"drift_ppm must be a finite number of ppm with |drift_ppm| < 1e6, got {drift_ppm}")
     if not ideal:
-        if hw.clock_drift_ppm > 0:
+        if drift_ppm is not None:
+            drift = drift_ppm * 1e-6
+        elif hw.clock_drift_ppm > 0:
             drift = rng.uniform(-hw.clock_drift_ppm, hw.clock_drift_ppm) * 1e-6
         if hw.random_start_phase:
             offset = min(rng.uniform(0.0, period), duration_s)
@@ -444,7 +450,9 @@ def sample_clock(
     n = int(math.floor((duration_s - offset) / true_period + 1e-9)) + 1
     k = np.arange(n, dtype=np.float64)
     t_true = start_s + offset + k * true_period
-    t_true = t_true[t_true <= start_s + duration_s + 1e-12 * max(1.0, abs(start_s) + duration_s)]
+    end_s = start_s + duration_s
+    t_true = t_true[t_true <= end_s + 1e-9 * max(1.0, abs(end_s))]
+    np.minimum(t_true, end_s, out=t_true)  # rounding may overshoot the end by an ulp or two
     n = t_true.shape[0]
     t_device = start_s + k[:n] * period
     if not ideal and hw.timestamp_jitter_s > 0:
