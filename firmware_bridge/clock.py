@@ -45,7 +45,7 @@ class ClockEstimate:
     """The current mapping and how good it looks."""
 
     offset_ms: float  # host minus device time at the newest device time, ms
-    drift_ppm: float  # device clock rate error, parts per million (> 0: device fast)
+    drift_ppm: float  # device clock rate error, ppm (> 0: device fast); NaN until min_span_s of data
     residual_ms: float  # RMS height of the window minima above the fitted envelope, ms
     span_s: float  # device time the fit covers, s
     epoch: int  # how many clock resets were seen
@@ -207,7 +207,7 @@ class ClockSync:
         t_dev = self._x0 + self._last_x
         return ClockEstimate(
             offset_ms=(self.to_host(t_dev) - t_dev) * 1e3,
-            drift_ppm=(1.0 / self.rate - 1.0) * 1e6 if self._rate_known else 0.0,
+            drift_ppm=(1.0 / self.rate - 1.0) * 1e6 if self._rate_known else float("nan"),
             residual_ms=float(np.sqrt(np.mean(res**2))) * 1e3,
             span_s=float(xs[-1] - xs[0]) if len(xs) else 0.0,
             epoch=self.epoch,

@@ -21,6 +21,8 @@ class BluetoothUnavailable(RuntimeError):
 
 def explain_bluetooth_error(exc: BaseException) -> BluetoothUnavailable | None:
     """A clear, actionable error for 'Bluetooth is not usable' failures; None for other errors."""
+    if isinstance(exc, BluetoothUnavailable):
+        return exc
     if isinstance(exc, BleakBluetoothNotAvailableError):
         reason = getattr(exc.reason, "name", "")
         if reason == "POWERED_OFF":

@@ -62,7 +62,7 @@ class DeviceStats:
     address: str
     device_type: str
     placement: str = "unknown"
-    samples_received: int = 0
+    samples_received: int = 0  # samples of the primary stream ("imu", else "acc"): one per sample instant
     packets_received: int = 0
     packets_lost: int = 0
     duplicates: int = 0
@@ -76,6 +76,7 @@ class DeviceStats:
     clock_epochs: int = 0
     rate_hz: float = float("nan")
     last_error: str = ""
+    samples_by_sensor: dict[str, int] = field(default_factory=dict)  # e.g. {"acc": n, "gyro": m} for Polar
 
     def to_json(self) -> dict:
         return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in asdict(self).items()}
@@ -174,7 +175,9 @@ class DeviceStream:
             self._sequence(s)
             block = self._to_block(s, t_arr)
             blocks.append(block)
-            self.stats.samples_received += len(block)
+            if block.sensor == self._primary:
+                self.stats.samples_received += len(block)
+            self.stats.samples_by_sensor[block.sensor] = self.stats.samples_by_sensor.get(block.sensor, 0) + len(block)
             if self.recorder is not None:
                 self.recorder.add_samples(self.address, block.sensor, block.epoch, block.t_host_s, block.t_device_s,
                                           block.acc_mps2, block.gyro_rads, block.mag_uT)
