@@ -180,3 +180,121 @@ def test_c_control_point_answers_like_the_emulator(harness, mtu, info):
     for i, (g, w) in enumerate(zip(got, want)):
         assert g == w, f"write #{i} {lines[i + 2]}: C replied {g}, emulator {w}"
     assert all(line.split()[2] == "0" for line in out[2:])  # no packet sent yet: seq still 0 after every START
+
+
+# --- the sketch itself, run on the host against stand-ins for Arduino and ArduinoBLE ----------------
+
+HOST_DIR = HERE / "arduino_host"
+
+
+def _build_sketch(tmp_path_factory, imu_define: str):
+    gxx = shutil.which("g++")
+    if gxx is None:
+        pytest.skip("g++ not found: install a C++ compiler (e.g. `apt-get install g++`) to run the sketch on the host")
+    exe = tmp_path_factory.mktemp("sketch") / "sketch_host"
+    proc = subprocess.run([gxx, "-std=c++11", "-Wall", "-Wextra", "-Werror", f"-D{imu_define}", f"-I{HOST_DIR}",
+                           f"-I{FIRMWARE_DIR}", "-o", str(exe), str(HOST_DIR / "sketch_host.cpp")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, f"anymo_imu.ino does not build against the ArduinoBLE stand-in:\n{proc.stderr}"
+
+    def run(script: list[str]) -> list[tuple[str, str, bytes]]:
+        out = subprocess.run([str(exe)], input="\n".join(script) + "\n", capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        rows = []
+        for line in out.stdout.splitlines():
+            kind, what, value = line.split(" ", 2)
+            rows.append((kind, what, value if kind == "advertising" else bytes.fromhex(value)))
+        return rows
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def sketch(tmp_path_factory):
+    """The sketch built with its synthetic IMU (a device turning at 0.5 rad/s about x)."""
+    return _build_sketch(tmp_path_factory, "ANYMO_IMU_SYNTHETIC")
+
+
+@pytest.fixture(scope="module")
+def sketch_lsm6ds3(tmp_path_factory):
+    """The sketch built with its LSM6DS3 register driver, talking to a fake LSM6DS3TR-C on the fake I2C bus."""
+    return _build_sketch(tmp_path_factory, "ANYMO_IMU_LSM6DS3")
+
+
+START = BY_NAME["start_acc_gyro_100hz"].data
+
+
+def _notes(rows, uuid: str) -> list[bytes]:
+    return [v for k, u, v in rows if k == "notify" and u == uuid]
+
+
+def test_sketch_advertises_and_describes_itself_per_spec(sketch):
+    rows = sketch(["adv", "read info", "read config"])
+    assert rows[0] == ("advertising", "1", f"AnyMo IMU {am.SERVICE_UUID}")
+    info = am.DeviceInfo.unpack(rows[1][2])
+    doc_info = am.DeviceInfo.unpack(BY_NAME["info_reference_lsm6ds3"].data)
+    assert info == am.DeviceInfo(doc_info.protocol_version, doc_info.firmware_version, 0,  # synthetic shim: id 0
+                                 doc_info.sensors, doc_info.acc_ranges_g, doc_info.gyro_ranges_dps, doc_info.rates_hz)
+    assert rows[2][2] == bytes.fromhex("00") + am.start_command(3, 100, 8, 2000, 0)[1:]  # defaults, not streaming
+
+
+def test_sketch_streams_what_the_python_decoder_reads(sketch):
+    """3 s at 100 Hz through the real sketch code, across the micros() wrap: contiguous seq, exact times, physics."""
+    rows = sketch(["connect", "subscribe config", "subscribe data", f"write {START.hex()}", "run 3000000",
+                   f"write {am.stop_command().hex()}", "run 200000", "read config"])
+    replies = [r for r in _notes(rows, am.CONFIG_UUID) if r[0] == am.REPLY_MARKER]
+    info = am.DeviceInfo.unpack(BY_NAME["info_reference_lsm6ds3"].data)
+    twin = am.AnymoImuPeripheral(mtu=am.HEADER.size + 3 + 166, info=info)  # the sketch's 182-byte payload bound
+    assert replies == [twin.on_write(am.CONFIG_UUID, START)[0][1], twin.on_write(am.CONFIG_UUID, am.stop_command())[0][1]]
+    assert replies[0][-1] == 13  # (182 - 16) // 12 samples per packet
+    packets = _notes(rows, am.DATA_UUID)
+    dec = am.AnymoImuDecoder()
+    got = [s for p in packets for s in dec.decode(am.DATA_UUID, p)]
+    assert dec.stats.bad_packets == 0 and dec.stats.packets_lost == 0 and dec.stats.duplicates == 0
+    assert [s.seq for s in got] == list(range(len(packets))) and all(len(p) <= 182 for p in packets)
+    t = np.concatenate([s.t_device_s for s in got])
+    assert abs(len(t) - 300) <= 13
+    np.testing.assert_allclose(np.diff(t), 0.01, atol=1e-9)  # one ideal timeline, no jitter, no drift
+    t_first = [am.HEADER.unpack_from(p)[3] for p in packets]
+    assert any(b < a for a, b in zip(t_first, t_first[1:])), "the run should cross the 2**32 µs wrap"
+    acc = np.concatenate([s.acc_mps2 for s in got])
+    gyro = np.concatenate([s.gyro_rads for s in got])
+    lsb_acc, lsb_gyro = am.acc_lsb_mps2(8), am.gyro_lsb_rads(2000)
+    np.testing.assert_allclose(np.linalg.norm(acc, axis=1), am.G0_MPS2, atol=2 * lsb_acc)  # gravity only
+    np.testing.assert_allclose(gyro, np.tile([0.5, 0.0, 0.0], (len(gyro), 1)), atol=lsb_gyro)  # turning about x
+    angle = np.unwrap(np.arctan2(acc[:, 1], acc[:, 2]))
+    rate = np.polyfit(t, angle, 1)[0]
+    assert rate == pytest.approx(0.5, rel=1e-3)  # gravity turns at the rate the gyro reports
+    assert rows[-1][2][0] == 0  # config read after STOP: not streaming
+
+
+def test_sketch_stops_on_unsubscribe_and_disconnect_and_restarts_at_seq_0(sketch):
+    rows = sketch(["connect", "subscribe config", "subscribe data", f"write {START.hex()}", "run 500000",
+                   "unsubscribe data", "run 500000", "adv",
+                   "subscribe data", f"write {START.hex()}", "run 500000", "disconnect", "run 500000", "adv",
+                   "connect", f"write {START.hex()}", "run 300000"])
+    marks = [i for i, r in enumerate(rows) if r[0] == "advertising"]
+    first, second, third = rows[:marks[0]], rows[marks[0]:marks[1]], rows[marks[1]:]
+    for part in (first, second, third):
+        seqs = [am.HEADER.unpack_from(p)[2] for p in _notes(part, am.DATA_UUID)]
+        assert seqs and seqs == list(range(len(seqs)))  # every stream starts at seq 0, nothing after the stop
+        assert len(seqs) <= 500000 // 10000 // 13 + 1
+    assert rows[marks[0]][2].startswith("AnyMo IMU") and rows[marks[1]][1] == "1"  # advertising again after the drop
+
+
+def test_sketch_with_lsm6ds3_converts_datasheet_units_to_the_profile_scale(sketch_lsm6ds3):
+    """The chip's native LSB (0.244 mg, 70 mdps at +-8 g / +-2000 dps) is not range/32768: the sketch rescales."""
+    chip_raw = np.array([-8, 0, 16384, 1000, -1000, 0])  # acc x, y, z then gyro x, y, z as the sketch reads them
+    regs = np.concatenate([chip_raw[3:], chip_raw[:3]]).astype("<i2").tobytes().hex()  # OUTX_L_G (0x22) first
+    rows = sketch_lsm6ds3(["read info", "connect", "subscribe config", "subscribe data", f"imu 22 {regs}",
+                           f"write {START.hex()}", "run 200000"])
+    (info,) = [v for k, w, v in rows if k == "read"]
+    assert info == BY_NAME["info_reference_lsm6ds3"].data  # the document's info example, byte for byte
+    writes = {int(w, 16): v for k, w, v in rows if k == "i2c"}
+    assert writes[0x10] == bytes([0x6C]) and writes[0x11] == bytes([0x6C])  # 416 Hz, +-8 g / +-2000 dps
+    got = [s for p in _notes(rows, am.DATA_UUID) for s in am.AnymoImuDecoder().decode(am.DATA_UUID, p)]
+    acc, gyro = np.concatenate([s.acc_mps2 for s in got]), np.concatenate([s.gyro_rads for s in got])
+    want_acc = chip_raw[:3] * 0.244e-3 * am.G0_MPS2
+    want_gyro = np.deg2rad(chip_raw[3:] * 70e-3)
+    np.testing.assert_allclose(acc, np.tile(want_acc, (len(acc), 1)), atol=am.acc_lsb_mps2(8) / 2 + 1e-12)
+    np.testing.assert_allclose(gyro, np.tile(want_gyro, (len(gyro), 1)), atol=am.gyro_lsb_rads(2000) / 2 + 1e-12)
