@@ -1,0 +1,134 @@
+"""`anymo scan | pair | devices | stream` as a user runs them: subprocesses against an `anymo emulate` process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from firmware_bridge.bluez_fake import find_dbus_daemon
+from firmware_bridge.cli import main, table
+from firmware_bridge.emulator import WearableSpec
+from firmware_bridge.record import read_recording, read_streams
+
+ROOT = Path(__file__).resolve().parents[2]
+STAT_KEYS = {"samples_received", "packets_lost", "reconnects", "clock_offset_ms", "clock_drift_ppm", "rate_hz"}
+
+
+def anymo(args: list[str], env: dict, timeout_s: float = 60.0) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "edge.cli", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout_s)
+
+
+@pytest.fixture
+def emulated(tmp_path: Path):
+    """An `anymo emulate` process with two wearables; yields the environment pointing the CLI at it."""
+    if find_dbus_daemon() is None:
+        pytest.skip("dbus-daemon is not installed (apt-get install dbus); fake-BlueZ tests skipped")
+    env = {**os.environ, "ANYMO_CONFIG_DIR": str(tmp_path / "config"), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "emulate", "--device", "anymo-imu", "--placement",
+                             "left_wrist", "--device", "polar-verity", "--placement", "right_thigh", "--drop", "0.02",
+                             "--drift-ppm", "120"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline().strip()
+        assert line.startswith("DBUS_SYSTEM_BUS_ADDRESS=unix:path="), f"anymo emulate said {line!r}"
+        env["DBUS_SYSTEM_BUS_ADDRESS"] = line.split("=", 1)[1]
+        yield env
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_scan_pair_stream_record(emulated: dict, tmp_path: Path) -> None:
+    env = emulated
+    scan = anymo(["scan", "--timeout", "2", "--json"], env)
+    assert scan.returncode == 0, scan.stderr
+    found = {d["address"]: d["device_type"] for d in json.loads(scan.stdout)}
+    assert found == {"AA:4D:00:00:00:01": "anymo-imu", "AA:4D:00:00:00:02": "polar-verity"}
+    table_out = anymo(["scan", "--timeout", "1.5"], env)
+    assert "AA:4D:00:00:00:02  polar-verity" in table_out.stdout
+
+    # type detected from the advertisement; and given explicitly
+    pair = anymo(["pair", "aa:4d:00:00:00:01", "--placement", "left_wrist"], env)
+    assert pair.returncode == 0, pair.stderr
+    assert "paired AA:4D:00:00:00:01 (AnyMo IMU" in pair.stdout
+    pair = anymo(["pair", "AA:4D:00:00:00:02", "--placement", "right_thigh", "--device", "polar-verity"], env)
+    assert pair.returncode == 0, pair.stderr
+    listed = json.loads(anymo(["devices", "--json"], env).stdout)
+    assert [(d["address"], d["device_type"], d["placement"]) for d in listed] == [
+        ("AA:4D:00:00:00:01", "anymo-imu", "left_wrist"), ("AA:4D:00:00:00:02", "polar-verity", "right_thigh")]
+
+    rec, out = tmp_path / "walk.anymorec", tmp_path / "stats.json"
+    stream = anymo(["stream", "--seconds", "5", "--record", str(rec), "--json", str(out)], env)
+    assert stream.returncode == 0, stream.stderr
+    assert "Traceback" not in stream.stderr
+    stats = json.loads(out.read_text())["devices"]
+    assert set(stats) == set(found)
+    for addr, s in stats.items():
+        assert STAT_KEYS <= set(s)
+        assert s["reconnects"] == 0 and s["samples_received"] > 0
+    assert stats["AA:4D:00:00:00:01"]["rate_hz"] == pytest.approx(100.0, abs=0.5)
+    assert stats["AA:4D:00:00:00:02"]["rate_hz"] == pytest.approx(52.0, abs=0.5)  # Verity's only ACC/GYRO rate
+    # the recording holds exactly what was streamed, one Recording per device, placements from the store
+    recs = {r.placement: r for r in read_recording(rec)}
+    assert recs["left_wrist"].n_samples == stats["AA:4D:00:00:00:01"]["samples_received"]
+    assert recs["left_wrist"].gyro_rads is not None and recs["right_thigh"].gyro_rads is not None
+    assert np.all(np.abs(np.linalg.norm(recs["left_wrist"].acc_mps2, axis=1) - 9.81) < 5.0)  # gravity is in it
+    raw = {d.meta.address: d for d in read_streams(rec)}
+    assert len(raw["AA:4D:00:00:00:02"].streams["acc"]["t_host_s"]) == stats["AA:4D:00:00:00:02"]["samples_received"]
+
+    removed = anymo(["devices", "remove", "AA:4D:00:00:00:02"], env)
+    assert removed.returncode == 0 and "removed AA:4D:00:00:00:02" in removed.stdout
+    assert "AA:4D:00:00:00:02" not in anymo(["devices"], env).stdout
+    again = anymo(["stream", "--seconds", "1", "--record", str(rec)], env)  # never overwrites a recording
+    assert again.returncode == 2 and "never overwritten" in again.stderr
+
+
+def test_usage_errors_are_one_line_with_the_fix(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("ANYMO_CONFIG_DIR", str(tmp_path))
+    assert main(["stream", "--seconds", "1"], "anymo stream") == 2
+    assert "no paired devices" in capsys.readouterr().err
+    assert main(["pair", "not-an-address", "--placement", "left_wrist", "--device", "anymo-imu"], "anymo pair") == 2
+    assert "invalid Bluetooth address" in capsys.readouterr().err
+    assert main(["pair", "AA:4D:00:00:00:01", "--placement", "left_elbowish", "--device", "anymo-imu"], "anymo pair") == 2
+    assert "left_elbowish" in capsys.readouterr().err
+    assert main(["devices", "remove", "AA:4D:00:00:00:09"], "anymo devices") == 1
+    assert "no paired device AA:4D:00:00:00:09" in capsys.readouterr().err
+    assert main(["pair", "AA:4D:00:00:00:01", "--placement", "left_wrist", "--device", "anymo-imu", "--rate-hz", "50"],
+                "anymo pair") == 0
+    capsys.readouterr()
+    assert main(["devices"], "anymo devices") == 0
+    out = capsys.readouterr().out
+    assert "AA:4D:00:00:00:01  anymo-imu  left_wrist" in out and "50" in out
+
+
+def test_adapter_powered_off_is_a_clear_error_not_a_traceback(emulate, tmp_path: Path) -> None:
+    """`anymo scan` in a subprocess while the (fake) adapter is off."""
+    async def body(em):
+        await em.set_powered(False)
+        env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": em.bus_address, "ANYMO_CONFIG_DIR": str(tmp_path)}
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "edge.cli", "scan", "--timeout", "1",
+                                                    cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE,
+                                                    stderr=asyncio.subprocess.PIPE)
+        out, err = await proc.communicate()
+        return proc.returncode, err.decode()
+
+    code, err = emulate([WearableSpec("anymo-imu")], body)
+    assert code == 1
+    assert "powered off" in err and "bluetoothctl power on" in err and "Traceback" not in err
+
+
+def test_table_aligns_columns() -> None:
+    out = table([["a", "1"], ["long", "22"]], ["NAME", "N"]).splitlines()
+    assert out == ["NAME  N", "----  --", "a     1", "long  22"]
