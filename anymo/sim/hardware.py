@@ -259,20 +259,11 @@ def add_bias_drift(
     if random_walk_rts > 0:
         steps = rng.standard_normal((channels, n_grid - 1)) * (random_walk_rts * math.sqrt(step))
         grid[:, 1:] += np.cumsum(steps, axis=1)
-    grid = grid.reshape(n_sensors, 3, n_grid).transpose(0, 2, 1).astype(out.dtype)  # [S, G, 3]
-    if m == 1:
-        out += grid[:, :n_samples]
-        return out
-    n_full = (n_samples // m) * m
-    w = (np.arange(m) / m).astype(out.dtype)[None, None, :, None]
-    lo = grid[:, :-1, None, :]
-    slope = np.diff(grid, axis=1)[:, :, None, :]
-    blocks = out[:, :n_full].reshape(n_sensors, n_full // m, m, 3)
-    blocks += lo[:, : n_full // m]
-    blocks += slope[:, : n_full // m] * w
-    tail = n_samples - n_full
-    if tail:
-        out[:, n_full:] += lo[:, n_full // m, 0][:, None, :] + slope[:, n_full // m, 0][:, None, :] * w[0, 0, :tail]
+    # linear interpolation onto the samples, one channel at a time (np.interp beats broadcasting here)
+    t_grid = np.arange(n_grid, dtype=np.float64) * m
+    t_samples = np.arange(n_samples, dtype=np.float64)
+    for c in range(channels):
+        out[c // 3, :, c % 3] += np.interp(t_samples, t_grid, grid[c])
     return out
 
 
