@@ -1,0 +1,212 @@
+"""Everyday arm activities: hands to the mouth, head and ear, table tasks, waving and clapping.
+
+Hands are placed by two-link IK at targets relative to the moving body (face landmarks, the chest),
+with reach envelopes at the start and end of the clip and repetitive micro-motion on top.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from anymo.body.skeleton import Skeleton
+
+from anymo.motion.procedural.params import ActivityParams
+from anymo.motion.procedural.pose import SIDES, Pose
+from anymo.motion.procedural.postures import planted, sitting_base, standing_base
+from anymo.motion.procedural.signals import dwell, fade_in_out, phase_from_freq, smooth_noise
+from anymo.motion.procedural.upper import Body, blend_path, pulse
+
+D = np.deg2rad
+Motion = tuple[np.ndarray, np.ndarray]
+
+
+def _other(side: str) -> str:
+    return "left" if side == "right" else "right"
+
+
+def _seated(p: ActivityParams, rng: np.random.Generator, prob: float) -> bool:
+    """Sitting or standing: as asked in p.extra["posture"], else at random."""
+    if "posture" in p.extra:
+        return p.extra["posture"] == "sitting"
+    return bool(rng.random() < prob)
+
+
+def _base(p: ActivityParams, rng: np.random.Generator, t_s: np.ndarray, seated: bool) -> Pose:
+    p.extra["posture"] = "sitting" if seated else "standing"
+    return sitting_base(p, rng, t_s) if seated else standing_base(p, rng, t_s, sway=0.6)
+
+
+def _envelope(p: ActivityParams, rng: np.random.Generator, t_s: np.ndarray) -> np.ndarray:
+    return fade_in_out(t_s, t_s[-1], min(rng.uniform(0.7, 1.3), 0.3 * t_s[-1]))
+
+
+def _pole(b: Body, side: str, down: float = 1.0, out: float = 0.7, back: float = 0.1) -> np.ndarray:
+    return b.trunk_dir(np.array([-back, SIDES[side] * out, -down]))
+
+
+def _table_rest(b: Body, side: str, seated: bool) -> np.ndarray:
+    """Hand resting on a table in front (seated) or hanging (standing)."""
+    if seated:
+        return b.chest(np.array([0.17, SIDES[side] * 0.09, -0.17]))
+    return b.rest_wrist(side)
+
+
+def brushing_teeth(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
+    side, s = p.hand, SIDES[p.hand]
+    pose = _base(p, rng, t_s, seated=False)
+    b = Body(sk, pose)
+    env = _envelope(p, rng, t_s)
+    p.tempo_hz = rng.uniform(2.0, 5.0)
+    ph = phase_from_freq(t_s, p.tempo_hz * (1 + 0.08 * smooth_noise(t_s, rng, 0.3)))
+    amp = p.amplitude * rng.uniform(0.010, 0.016)  # stroke half-amplitude, fraction of height
+    side_shift = 0.02 * smooth_noise(t_s, rng, 0.15)  # which teeth: the brush wanders across the mouth
+    goal = np.stack([0.03 + 0.0 * t_s, s * (0.05 + side_shift) + amp * np.sin(ph), -0.03 + 0.3 * amp * np.cos(ph)], -1)
+    target = blend_path(b.rest_wrist(side), b.head(goal), env, b.trunk_dir(np.array([1.0, 0.0, 0.0])), 0.1)
+    b.reach(side, target, _pole(b, side, down=1.0, out=0.5, back=-0.3), pronation=env * (D(50) + D(12) * np.sin(ph)))
+    pose.wrist(side, flex=env * D(10) * np.cos(ph), deviation=env * D(15))
+    return planted(sk, pose, p.rate_hz)
+
+
+def combing_hair(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
+    side, s = p.hand, SIDES[p.hand]
+    pose = _base(p, rng, t_s, seated=False)
+    b = Body(sk, pose)
+    env = _envelope(p, rng, t_s)
+    p.tempo_hz = rng.uniform(0.7, 1.3)
+    ph = phase_from_freq(t_s, p.tempo_hz * (1 + 0.1 * smooth_noise(t_s, rng, 0.2)))
+    stroke = dwell(ph, 1.5)  # 1 at the front of the head, 0 at the back
+    lift = 0.5 - 0.5 * np.cos(ph)  # comb lifts away on the way back
+    goal = np.stack([-0.06 + 0.10 * stroke * p.amplitude, s * (0.06 + 0.02 * lift), -0.01 + 0.02 * lift], -1)
+    target = blend_path(b.rest_wrist(side), b.head(goal, at="crown"), env, b.trunk_dir(np.array([1.0, 0.2 * s, 0.0])), 0.12)
+    pole = blend_path(_pole(b, side), b.trunk_dir(np.array([0.1, s * 1.0, 0.1])), env)  # the elbow rises as the hand goes up
+    b.reach(side, target, pole, pronation=env * D(60))
+    pose.wrist(side, flex=env * D(15) * (stroke - 0.5), deviation=env * D(-10))
+    return planted(sk, pose, p.rate_hz)
+
+
+def _sips(p: ActivityParams, rng: np.random.Generator, t_s: np.ndarray, period_s: tuple[float, float]) -> np.ndarray:
+    """0..1 'at the mouth' profile: repeated raises with holds, starting and ending down."""
+    p.tempo_hz = 1.0 / rng.uniform(*period_s)
+    ph = phase_from_freq(t_s, p.tempo_hz * (1 + 0.1 * smooth_noise(t_s, rng, 0.1)), np.pi)
+    return (1.0 - dwell(ph, 2.0)) * fade_in_out(t_s, t_s[-1], min(0.6, 0.2 * t_s[-1]))
+
+
+def drinking(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
+    side, s = p.hand, SIDES[p.hand]
+    seated = _seated(p, rng, 0.5)
+    pose = _base(p, rng, t_s, seated)
+    up = _sips(p, rng, t_s, (4.0, 8.0))
+    pose.head(flex=-D(12) * up)  # head tips back while drinking
+    b = Body(sk, pose)
+    hold = b.chest(np.array([0.14, s * 0.08, -0.12 if seated else -0.2]))
+    mouth = b.head(np.array([0.04, s * 0.03, -0.05]))
+    start = _table_rest(b, side, seated)
+    reach_env = fade_in_out(t_s, t_s[-1], min(0.8, 0.25 * t_s[-1]))
+    target = blend_path(blend_path(start, hold, reach_env), mouth, up, b.trunk_dir(np.array([1.0, 0.0, 0.0])), 0.05)
+    b.reach(side, target, _pole(b, side, out=0.6, back=-0.2), pronation=D(10) - D(35) * up)
+    pose.wrist(side, deviation=-D(20) * up)
+    return planted(sk, pose, p.rate_hz)
+
+
+def _eating(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray, soup: bool) -> Motion:
+    side, s = p.hand, SIDES[p.hand]
+    other, so = _other(side), -s
+    pose = _base(p, rng, t_s, seated=True)
+    up = _sips(p, rng, t_s, (3.0, 5.0) if soup else (5.0, 9.0))
+    pose.trunk(flex=D(8) * up)  # lean towards the food
+    b = Body(sk, pose)
+    env = fade_in_out(t_s, t_s[-1], min(0.8, 0.25 * t_s[-1]))
+    plate = b.chest(np.array([0.2, s * 0.04, -0.2]))
+    mouth = b.head(np.array([0.05, s * 0.02, -0.04]))
+    if soup:  # spoon scoops in small loops in the bowl
+        ph = phase_from_freq(t_s, 1.5)
+        plate = plate + 0.02 * np.stack([np.cos(ph), np.sin(ph), 0 * ph], -1) * (1 - up)[:, None]
+        fork_hand = side
+    else:  # cutting with the knife (dominant hand), eating with the fork (other hand)
+        ph = phase_from_freq(t_s, rng.uniform(2.0, 3.0))
+        knife = b.chest(np.array([0.2, s * 0.05, -0.21])) + 0.035 * b.trunk_dir(np.array([1.0, 0.0, 0.0])) * (np.sin(ph) * (1 - up))[:, None]
+        b.reach(side, blend_path(_table_rest(b, side, True), knife, env), _pole(b, side), pronation=D(75))
+        fork_hand = other
+        plate = b.chest(np.array([0.2, so * 0.03, -0.2]))
+        mouth = b.head(np.array([0.05, so * 0.02, -0.04]))
+    target = blend_path(blend_path(_table_rest(b, fork_hand, True), plate, env), mouth, up, b.trunk_dir(np.array([1.0, 0.0, 0.5])), 0.04)
+    b.reach(fork_hand, target, _pole(b, fork_hand, out=0.8, back=-0.1), pronation=D(60) - D(40) * up)
+    if soup:
+        b.reach(_other(side), _table_rest(b, _other(side), True), _pole(b, _other(side)), pronation=D(70))
+    return planted(sk, pose, p.rate_hz)
+
+
+def eating_soup(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
+    return _eating(p, rng, sk, t_s, soup=True)
+
+
+def eating_meat(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
+    return _eating(p, rng, sk, t_s, soup=False)
+
+
+def phone_call(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
+    side, s = p.hand, SIDES[p.hand]
+    seated = _seated(p, rng, 0.4)
+    pose = _base(p, rng, t_s, seated)
+    env = _envelope(p, rng, t_s)
+    pose.head(side_bend=-s * D(8) * env)  # head tilts towards the phone
+    b = Body(sk, pose)
+    ear = b.head(np.array([0.02, s * 0.035, -0.04]), at=p.hand + "_ear")
+    ear = ear + 0.006 * b.h * np.stack([smooth_noise(t_s, rng, 0.5) for _ in range(3)], -1)
+    target = blend_path(_table_rest(b, side, seated), ear, env, b.trunk_dir(np.array([1.0, 0.0, 0.0])), 0.1)
+    b.reach(side, target, _pole(b, side, down=1.0, out=0.3, back=-0.6), pronation=env * D(30))
+    return planted(sk, pose, p.rate_hz)
+
+
+def pouring_water(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
+    side, s = p.hand, SIDES[p.hand]
+    pose = _base(p, rng, t_s, seated=False)
+    tilt = _sips(p, rng, t_s, (4.0, 7.0))
+    b = Body(sk, pose)
+    env = fade_in_out(t_s, t_s[-1], min(0.8, 0.25 * t_s[-1]))
+    jug = b.chest(np.array([0.2, s * 0.1, -0.2])) + 0.05 * b.h * tilt[:, None] * b.trunk_dir(np.array([0.2, -s, 0.6]))
+    b.reach(side, blend_path(b.rest_wrist(side), jug, env), _pole(b, side), pronation=env * D(10) + tilt * D(70))
+    return planted(sk, pose, p.rate_hz)
+
+
+def waving(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
+    side, s = p.hand, SIDES[p.hand]
+    pose = _base(p, rng, t_s, seated=False)
+    b = Body(sk, pose)
+    env = _envelope(p, rng, t_s)
+    p.tempo_hz = rng.uniform(1.5, 3.0)
+    ph = phase_from_freq(t_s, p.tempo_hz)
+    wave = b.chest(np.array([0.06, s * 0.14, 0.17])) + (0.05 * p.amplitude * b.h * np.sin(ph))[:, None] * b.trunk_dir(np.array([0.0, 1.0, 0.0]))
+    b.reach(side, blend_path(b.rest_wrist(side), wave, env), _pole(b, side, down=1.0, out=1.0, back=-0.3), pronation=env * D(80))
+    pose.wrist(side, flex=env * D(20) * np.sin(ph + 0.5))
+    return planted(sk, pose, p.rate_hz)
+
+
+def clapping(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
+    pose = _base(p, rng, t_s, seated=_seated(p, rng, 0.3))
+    b = Body(sk, pose)
+    env = _envelope(p, rng, t_s)
+    p.tempo_hz = rng.uniform(1.5, 3.5)
+    p.both_hands = True
+    ph = phase_from_freq(t_s, p.tempo_hz)
+    gap = 0.012 + 0.06 * p.amplitude * (1 - pulse(np.mod(ph / (2 * np.pi), 1.0)) ** 0.5)  # hands meet at mid-cycle
+    centre = b.chest(np.array([0.16, 0.0, -0.06]))
+    for side in ("right", "left"):
+        target = centre + (gap * b.h)[:, None] * b.trunk_dir(np.array([0.0, SIDES[side], 0.0]))
+        b.reach(side, blend_path(b.rest_wrist(side), target, env), _pole(b, side, out=0.8), pronation=D(0))
+    return planted(sk, pose, p.rate_hz)
+
+
+def typing(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
+    pose = _base(p, rng, t_s, seated=True)
+    b = Body(sk, pose)
+    p.both_hands = True
+    p.tempo_hz = rng.uniform(3.0, 7.0)  # key presses per second
+    for side in ("right", "left"):
+        s = SIDES[side]
+        home = b.chest(np.array([0.2, s * 0.07, -0.16]))
+        drift = 0.015 * b.h * np.stack([smooth_noise(t_s, rng, 0.3), smooth_noise(t_s, rng, 0.3), 0 * t_s], -1)
+        taps = 0.002 * b.h * smooth_noise(t_s, rng, p.tempo_hz, n_sines=8)
+        b.reach(side, home + drift + taps[:, None] * np.array([0.0, 0.0, 1.0]), _pole(b, side, out=0.5), pronation=D(85))
+        pose.wrist(side, flex=-D(15) + D(3) * smooth_noise(t_s, rng, p.tempo_hz))
+    return planted(sk, pose, p.rate_hz)

@@ -1,0 +1,271 @@
+"""Exercises: shoulder physiotherapy, strength moves, jumps and cycling.
+
+Repetitions follow a smooth dwell profile (hold at both ends) at a sampled tempo; amplitudes,
+tempo and the working arm vary per sample.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from anymo.body.skeleton import Skeleton
+
+from anymo.motion.procedural.arms import solve_leg
+from anymo.motion.procedural.gait import _lowest_on_floor, _spring_mass_z
+from anymo.motion.procedural.params import ActivityParams
+from anymo.motion.procedural.pose import SIDES, Pose, fk_rel
+from anymo.motion.procedural.postures import breathing, planted, standing_base
+from anymo.motion.procedural.signals import dwell, fade_in_out, fourier_smooth_periodic, fourier_eval, phase_from_freq, smooth_noise
+from anymo.motion.procedural.upper import Body
+
+D = np.deg2rad
+Motion = tuple[np.ndarray, np.ndarray]
+
+
+def _reps(p: ActivityParams, rng: np.random.Generator, t_s: np.ndarray, period_s: tuple[float, float], sharp: float = 1.5) -> np.ndarray:
+    """0..1 repetition profile (0 = start position), holding briefly at both ends; starts and ends at 0."""
+    p.tempo_hz = 1.0 / rng.uniform(*period_s)
+    ph = phase_from_freq(t_s, p.tempo_hz * (1 + 0.06 * smooth_noise(t_s, rng, 0.1)), np.pi)
+    return (1.0 - dwell(ph, sharp)) * fade_in_out(t_s, t_s[-1], min(0.5, 0.2 * t_s[-1]))
+
+
+def _arms(p: ActivityParams, rng: np.random.Generator) -> list[str]:
+    """Working arms: the chosen hand, or both."""
+    p.both_hands = bool(rng.random() < 0.4)
+    return ["right", "left"] if p.both_hands else [p.hand]
+
+
+def _stand(p: ActivityParams, rng: np.random.Generator, t_s: np.ndarray, **kw) -> Pose:
+    p.extra["posture"] = "standing"
+    return standing_base(p, rng, t_s, sway=0.5, **kw)
+
+
+# --- shoulder physiotherapy (the WATCH exercises) and arm strength ---------------------------
+
+def _arm_rep(p, rng, sk, t_s, period, fn) -> Motion:
+    pose = _stand(p, rng, t_s)
+    e = _reps(p, rng, t_s, period)
+    for side in _arms(p, rng):
+        fn(pose, side, e * p.amplitude)
+    return planted(sk, pose, p.rate_hz)
+
+
+def shoulder_forward_elevation(p, rng, sk, t_s) -> Motion:
+    top = D(rng.uniform(110, 165))
+    return _arm_rep(p, rng, sk, t_s, (2.5, 5.0), lambda pose, s, e: (pose.shoulder(s, flex=top * e, abd=D(5)), pose.elbow(s, D(8), pronation=D(10))))
+
+
+def shoulder_abduction(p, rng, sk, t_s) -> Motion:
+    top = D(rng.uniform(90, 160))
+    return _arm_rep(p, rng, sk, t_s, (2.5, 5.0), lambda pose, s, e: (pose.shoulder(s, flex=D(10) * e, abd=D(5) + top * e, int_rot=-D(40) * e), pose.elbow(s, D(8))))
+
+
+def shoulder_internal_rotation(p, rng, sk, t_s) -> Motion:
+    lo, hi = D(rng.uniform(-30, -10)), D(rng.uniform(50, 80))
+    return _arm_rep(p, rng, sk, t_s, (2.0, 4.0), lambda pose, s, e: (pose.shoulder(s, flex=D(5), abd=D(10), int_rot=lo + (hi - lo) * e), pose.elbow(s, D(90), pronation=D(0))))
+
+
+def shoulder_external_rotation(p, rng, sk, t_s) -> Motion:
+    lo, hi = D(rng.uniform(20, 40)), D(rng.uniform(-70, -40))
+    return _arm_rep(p, rng, sk, t_s, (2.0, 4.0), lambda pose, s, e: (pose.shoulder(s, flex=D(5), abd=D(10), int_rot=lo + (hi - lo) * e), pose.elbow(s, D(90), pronation=D(0))))
+
+
+def trapezius_row(p, rng, sk, t_s) -> Motion:
+    """Straight arms pulled from the front down and back, squeezing the shoulder blades."""
+    start, end = D(rng.uniform(50, 80)), D(rng.uniform(-25, -5))
+    return _arm_rep(p, rng, sk, t_s, (2.5, 4.5), lambda pose, s, e: (pose.clavicle(s, protraction=D(8) - D(20) * e, elevation=-D(5) * e),
+                                                                      pose.shoulder(s, flex=start + (end - start) * e, abd=D(8)), pose.elbow(s, D(10), pronation=D(60))))
+
+
+def shoulder_shrug(p, rng, sk, t_s) -> Motion:
+    return _arm_rep(p, rng, sk, t_s, (1.5, 3.0), lambda pose, s, e: (pose.clavicle(s, elevation=D(rng.uniform(15, 25)) * e), pose.elbow(s, D(8))))
+
+
+def arm_curls(p, rng, sk, t_s) -> Motion:
+    top = D(rng.uniform(110, 140))
+    return _arm_rep(p, rng, sk, t_s, (2.0, 4.0), lambda pose, s, e: (pose.shoulder(s, flex=D(5) + D(15) * e, abd=D(5)), pose.elbow(s, D(10) + top * e, pronation=-D(80))))
+
+
+def upright_row(p, rng, sk, t_s) -> Motion:
+    """Hands from the thighs up to the chin, elbows leading up and out."""
+    pose = _stand(p, rng, t_s)
+    e = _reps(p, rng, t_s, (2.5, 4.5))
+    b = Body(sk, pose)
+    for side in _arms(p, rng):
+        s = SIDES[side]
+        low = b.chest(np.array([0.1, s * 0.06, -0.3]))
+        high = b.chest(np.array([0.09, s * 0.05, 0.1]))
+        target = low + e[:, None] * (high - low) * p.amplitude
+        b.reach(side, target, b.trunk_dir(np.array([-0.2, s * 1.0, 0.3])), pronation=D(80))
+    return planted(sk, pose, p.rate_hz)
+
+
+def shoulder_pendulum(p, rng, sk, t_s) -> Motion:
+    """Bent forward, the free arm hangs and swings in small circles or to and fro."""
+    side = p.hand
+    pose = Pose(len(t_s))
+    lean = D(rng.uniform(45, 75))
+    p.extra["posture"] = "standing"
+    pose.pelvis(tilt_fwd=0.5 * lean)
+    pose.trunk(flex=0.5 * lean - breathing(t_s, rng))
+    pose.head(flex=-D(20))
+    for leg, s in (("right", -1.0), ("left", 1.0)):
+        pose.hip(leg, 0.5 * lean + D(10), abd=D(4))
+        pose.knee(leg, D(20))
+        pose.ankle(leg, D(10) - 0.0 * s)
+    other = "left" if side == "right" else "right"
+    pose.shoulder(other, flex=lean + D(10), abd=D(10))  # leaning on a table
+    pose.elbow(other, D(20), pronation=D(80))
+    b = Body(sk, pose)
+    p.tempo_hz = rng.uniform(0.5, 1.0)
+    ph = phase_from_freq(t_s, p.tempo_hz)
+    r = 0.05 * p.amplitude * b.h * fade_in_out(t_s, t_s[-1], min(1.0, 0.2 * t_s[-1]))
+    circle = rng.random() < 0.6
+    p.extra["pendulum"] = "circles" if circle else "to and fro"
+    sway = np.stack([np.cos(ph), np.sin(ph) if circle else 0 * ph, 0 * ph], -1) * r[:, None]
+    hang = b.shoulder(side) + np.array([0.0, 0.0, -0.97 * b.arm_len(side)]) + sway
+    b.reach(side, hang, np.broadcast_to(np.array([-1.0, SIDES[side] * 0.3, 0.0]), hang.shape), pronation=D(10))
+    return planted(sk, pose, p.rate_hz)
+
+
+# --- lower-body strength and jumps ----------------------------------------------------------
+
+def squats(p, rng, sk, t_s) -> Motion:
+    e = _reps(p, rng, t_s, (2.5, 4.5)) * p.amplitude
+    depth = D(rng.uniform(80, 115))
+    pose = Pose(len(t_s))
+    p.extra["posture"] = "standing"
+    thigh = D(2) + 0.9 * depth * e  # thigh angle from vertical
+    knee = D(3) + depth * e
+    tilt = D(rng.uniform(15, 30)) * e  # pelvis and trunk lean forward to keep balance
+    pose.pelvis(tilt_fwd=tilt)
+    pose.trunk(flex=0.5 * tilt + p.style.trunk_lean_rad - breathing(t_s, rng))
+    pose.head(flex=-0.8 * tilt)
+    for side in ("right", "left"):
+        pose.hip(side, thigh + tilt, abd=D(10) + D(5) * e, int_rot=-D(15))
+        pose.knee(side, knee)
+        pose.ankle(side, knee - thigh)  # feet flat on the floor
+        pose.shoulder(side, flex=D(85) * e + D(5) - 1.5 * tilt * e, abd=D(5))
+        pose.elbow(side, D(10) + D(20) * e)
+    return planted(sk, pose, p.rate_hz)
+
+
+def lunges(p, rng, sk, t_s) -> Motion:
+    """Split squat in place: one foot ahead, both knees bend until the back knee nears the floor."""
+    e = _reps(p, rng, t_s, (2.5, 4.5)) * p.amplitude
+    front = p.hand  # the leading leg (reported as the side in the captions)
+    back = "left" if front == "right" else "right"
+    pose = Pose(len(t_s))
+    p.extra["posture"] = "standing"
+    pose.trunk(flex=p.style.trunk_lean_rad + D(5) * e - breathing(t_s, rng))
+    pose.hip(front, D(30) + D(55) * e, abd=D(3))
+    pose.knee(front, D(5) + D(85) * e)
+    pose.ankle(front, -D(25) + D(30) * e)
+    pose.hip(back, -D(25) + D(10) * e, abd=D(3))
+    pose.knee(back, D(10) + D(80) * e)
+    pose.ankle(back, -D(15) + D(40) * e)
+    pose.toe(back, D(40) + D(10) * e)
+    for side in ("right", "left"):
+        pose.shoulder(side, flex=D(5), abd=D(8))
+        pose.elbow(side, D(70), pronation=D(20))
+    return planted(sk, pose, p.rate_hz)
+
+
+def _hop_z(phase: np.ndarray, flight_frac: float, f_hz: float) -> np.ndarray:
+    """Ballistic flight of a fraction of each cycle (phase 0 = take-off), smoothed to 12 harmonics."""
+    tau = np.arange(256) / 256.0
+    tf = flight_frac / f_hz
+    x = tau / f_hz
+    z = np.where(tau < flight_frac, 0.5 * 9.80665 * x * (tf - x), 0.0)
+    return fourier_eval(fourier_smooth_periodic(z, 12), phase)
+
+
+def _bump(ph: np.ndarray, centre_frac: float, width_frac: float) -> np.ndarray:
+    """Periodic smooth bump (von Mises) peaking at ``centre_frac`` of the cycle."""
+    return np.exp((np.cos(ph - 2 * np.pi * centre_frac) - 1.0) / (2 * np.pi * width_frac) ** 2)
+
+
+def jumping(p, rng, sk, t_s) -> Motion:
+    """Repeated countermovement jumps on the spot."""
+    p.tempo_hz = rng.uniform(0.6, 1.0)
+    p.extra["posture"] = "standing"
+    ph = phase_from_freq(t_s, p.tempo_hz, 0.0)
+    flight = rng.uniform(0.3, 0.45) * p.tempo_hz * p.amplitude  # fraction of the cycle in the air
+    # phase 0 = take-off: crouch before take-off and absorb after landing
+    env = fade_in_out(t_s, t_s[-1], min(1.0, 0.2 * t_s[-1]))
+    crouch = (_bump(ph, 0.82, 0.07) + 0.6 * _bump(ph, flight + 0.08, 0.05)) * env
+    air = _bump(ph, 0.5 * flight, 0.3 * flight) * env
+    depth = D(rng.uniform(60, 90))
+    pose = Pose(len(t_s))
+    pose.pelvis(tilt_fwd=D(20) * crouch)
+    pose.trunk(flex=D(10) * crouch + p.style.trunk_lean_rad)
+    pose.head(flex=-D(20) * crouch)
+    for side in ("right", "left"):
+        thigh = 0.9 * depth * crouch
+        pose.hip(side, thigh + D(20) * crouch, abd=D(4))
+        pose.knee(side, D(3) + depth * crouch)
+        pose.ankle(side, D(3) + 0.1 * depth * crouch - D(30) * air)
+        pose.shoulder(side, flex=-D(40) * crouch + D(120) * air, abd=D(10))
+        pose.elbow(side, D(20))
+    local, root = planted(sk, pose, p.rate_hz)
+    root[:, :2] = 0.0
+    root[:, 2] += _hop_z(ph, flight, p.tempo_hz) * env
+    return local, root
+
+
+def jumping_jacks(p, rng, sk, t_s) -> Motion:
+    p.tempo_hz = rng.uniform(0.8, 1.2)  # full jacks per second
+    p.extra["posture"] = "standing"
+    ph = phase_from_freq(t_s, p.tempo_hz * (1 + 0.03 * smooth_noise(t_s, rng, 0.1)), np.pi)
+    env = fade_in_out(t_s, t_s[-1], min(1.0, 0.2 * t_s[-1]))
+    out = (1 - dwell(ph, 1.0)) * env * p.amplitude  # 0 feet together / arms down, 1 apart / overhead
+    pose = Pose(len(t_s))
+    pose.trunk(flex=p.style.trunk_lean_rad - breathing(t_s, rng))
+    for side in ("right", "left"):
+        pose.hip(side, D(5), abd=D(3) + D(14) * out, int_rot=-D(10))
+        pose.knee(side, D(8))
+        pose.ankle(side, D(3), inversion=-D(14) * out)
+        pose.shoulder(side, flex=D(5), abd=D(8) + D(150) * out, int_rot=-D(60) * out)
+        pose.elbow(side, D(10))
+    local = pose.continuous()
+    z = _lowest_on_floor(sk, fk_rel(sk, local), _spring_mass_z(2 * ph, 2 * p.tempo_hz, 0.7) * env)
+    return local, np.concatenate([np.zeros((len(t_s), 2)), z[:, None]], axis=1)
+
+
+def cycling(p, rng, sk, t_s) -> Motion:
+    """Riding a bicycle: seated, trunk leaning onto the bars, feet on the pedals, moving forward."""
+    p.tempo_hz = rng.uniform(55, 95) / 60.0  # crank revolutions per second
+    p.speed_mps = float(rng.uniform(3.5, 7.5))
+    p.extra["posture"] = "sitting"
+    h = sk.shape.height_m
+    n = len(t_s)
+    lean = D(rng.uniform(25, 50))
+    pose = Pose(n)
+    heading = D(10) * smooth_noise(t_s, rng, 0.03, n_sines=3)
+    pose.pelvis(tilt_fwd=0.5 * lean, yaw=heading, roll_left_up=D(1.5) * smooth_noise(t_s, rng, 0.3))
+    pose.trunk(flex=0.5 * lean - breathing(t_s, rng))
+    pose.head(flex=-0.6 * lean)
+    b = Body(sk, pose)
+    ph = phase_from_freq(t_s, p.tempo_hz * (1 + 0.05 * smooth_noise(t_s, rng, 0.1)))
+    crank = 0.1 * h
+    leg_len = 0.49 * h
+    centre = np.array([0.1 * leg_len, 0.0, -0.83 * leg_len])  # bottom bracket, in the heading frame below the hip
+    fwd = np.stack([np.cos(heading), np.sin(heading), 0 * heading], -1)
+    left = np.stack([-np.sin(heading), np.cos(heading), 0 * heading], -1)
+    up = np.array([0.0, 0.0, 1.0])
+    for side, off in (("right", 0.0), ("left", np.pi)):
+        s = SIDES[side]
+        hip = b.pos[:, 15 if side == "right" else 19]
+        pedal = (centre[0] + crank * np.cos(ph + off))[:, None] * fwd + (centre[2] + crank * np.sin(ph + off))[:, None] * up
+        ankle = hip + pedal + (s * 0.02 * h) * left + 0.035 * h * up
+        solve_leg(sk, pose, side, ankle, fwd + 0.3 * s * left, rel=(b.pos, b.quat))
+        pose.ankle(side, D(10) * np.sin(ph + off))
+    b2 = Body(sk, pose)
+    for side in ("right", "left"):
+        s = SIDES[side]
+        bar = b2.pos[:, 0] + (0.3 * h) * fwd + (s * 0.13 * h) * left + (0.17 * h) * up
+        b2.reach(side, bar, b2.trunk_dir(np.array([-0.3, s * 1.0, -0.6])), pronation=D(80))
+    local = pose.continuous()
+    xy = np.concatenate([[[0.0, 0.0]], np.cumsum(p.speed_mps * fwd[1:, :2], axis=0) / p.rate_hz])
+    z = np.full(n, 0.58 * h)  # saddle: the hip joints over a bottom bracket well above the road
+    return local, np.concatenate([xy, z[:, None]], axis=1)

@@ -1,0 +1,157 @@
+"""Longer recordings: activities chained with smooth blends and the posture transitions they need.
+
+At each boundary the two clips overlap for 0.5-1.5 s: local joint rotations are slerped with a
+quintic smooth-step weight, the next clip is turned and moved to continue the previous heading and
+position, and the root velocity (not the position) is blended, so the root stays continuous in
+position and velocity. A lying activity is preceded by lying down, a seated one by sitting down, ...
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from anymo.body.skeleton import BodyShape, make_skeleton
+from anymo.data.recording import LabelSegment
+from anymo.geometry.rotations import quat_conj, quat_from_axis_angle, quat_make_continuous, quat_mul, quat_rotate, quat_slerp
+from anymo.motion.base import BodyMotion
+from anymo.motion.procedural.activities import ACTIVITIES, STAND, TRANSITIONS, spec
+from anymo.motion.procedural.captions import SUBJECTS, predicate
+from anymo.motion.procedural.generate import _check, render_clip
+from anymo.motion.procedural.params import random_body_shape, random_style
+
+from anymo.motion.procedural.signals import smoothstep
+
+TRANSITION_S = {"stand_to_sit": (3.0, 4.5), "sit_to_stand": (3.0, 4.5), "lying_down": (8.0, 11.0), "getting_up": (8.0, 11.0)}
+
+
+def plan_sequence(activities: list[str], start_posture: str = STAND) -> list[tuple[str, str]]:
+    """(activity, posture) steps with the needed transitions inserted between incompatible postures."""
+    plan: list[tuple[str, str]] = []
+    cur = start_posture
+    for a in activities:
+        sp = spec(a)
+        need = sp.start_posture(cur if cur in sp.postures else None)
+        if need != cur:
+            for tr in TRANSITIONS[(cur, need)]:
+                plan.append((tr, spec(tr).end))
+        posture = need if sp.start is None else sp.end
+        plan.append((a, posture))
+        cur = sp.end_posture(need)
+    return plan
+
+
+def _twist_z(q: np.ndarray) -> float:
+    """Angle (rad) of the rotation's twist about the world z axis."""
+    return float(2.0 * np.arctan2(q[3], q[0]))
+
+
+def _blend(out_local, out_root, local, root, n_overlap: int, rate_hz: float):
+    """Append a clip to the running sequence, blending over its last ``n_overlap`` frames."""
+    a = out_local.shape[0] - n_overlap
+    # turn the new clip about z so its first pelvis heading continues the old one
+    rel = quat_mul(out_local[a, 0], quat_conj(local[0, 0]))
+    yaw = _twist_z(rel / np.linalg.norm(rel))
+    qz = quat_from_axis_angle(np.array([0.0, 0.0, 1.0]), yaw)
+    local = local.copy()
+    local[:, 0] = quat_mul(qz, local[:, 0])
+    xy = quat_rotate(qz, np.concatenate([root[:, :2], np.zeros((len(root), 1))], axis=1))[:, :2]
+    w = smoothstep(np.linspace(0.0, 1.0, n_overlap))
+    q_blend = quat_slerp(out_local[a:], local[:n_overlap], np.broadcast_to(w[:, None], (n_overlap, local.shape[1])))
+    z_blend = (1 - w) * out_root[a:, 2] + w * root[:n_overlap, 2]
+    v_prev = np.gradient(out_root[:, :2], axis=0)[a:]
+    v_next = np.gradient(xy, axis=0)[:n_overlap]
+    v = (1 - w)[:, None] * v_prev + w[:, None] * v_next
+    xy_blend = out_root[a, :2] + np.concatenate([[[0.0, 0.0]], np.cumsum(0.5 * (v[1:] + v[:-1]), axis=0)])
+    xy_rest = xy[n_overlap:] - xy[n_overlap - 1] + xy_blend[-1]
+    new_local = np.concatenate([out_local[:a], q_blend, local[n_overlap:]], axis=0)
+    new_root = np.concatenate([
+        out_root[:a],
+        np.concatenate([xy_blend, z_blend[:, None]], axis=1),
+        np.concatenate([xy_rest, root[n_overlap:, 2:]], axis=1),
+    ])  # fmt: skip
+    return new_local, new_root
+
+
+def _durations(plan, duration_s, rng, segment_s, explicit: bool) -> list[float]:
+    fixed = [rng.uniform(*TRANSITION_S[a]) if a in TRANSITION_S and explicit else None for a, _ in plan]
+    free = [i for i, d in enumerate(fixed) if d is None]
+    if explicit:
+        left = duration_s - sum(d for d in fixed if d is not None)
+        share = max(left / max(len(free), 1), 2.0)
+        return [d if d is not None else share for d in fixed]
+    return [rng.uniform(*TRANSITION_S[a]) if a in TRANSITION_S else rng.uniform(*segment_s) for a, _ in plan]
+
+
+def generate_sequence(activities: list[str] | None, duration_s: float, rng: np.random.Generator, *,
+                      shape: BodyShape | None = None, rate_hz: float = 120.0,
+                      segment_s: tuple[float, float] = (5.0, 20.0)) -> BodyMotion:
+    """One person doing ``activities`` in order (None: random ones) for ``duration_s`` in total.
+
+    Transitions are inserted where postures differ (e.g. "lying" after "walking" gets "lying_down"
+    first), each step gets its own `LabelSegment`, and the captions tell the story in order.
+    """
+    _check(duration_s, rate_hz)
+    if not (0 < segment_s[0] <= segment_s[1]):
+        raise ValueError(f"segment_s must be (shortest, longest) seconds with 0 < shortest <= longest, got {segment_s}")
+    shape = shape or random_body_shape(rng)
+    style = random_style(rng)
+    hand = "right" if rng.random() < 0.85 else "left"
+    if activities is None:
+        pool = [a for a in ACTIVITIES if spec(a).kind != "transition"]
+        chosen: list[str] = []
+        while sum(np.mean(segment_s) for _ in chosen) < duration_s:
+            chosen.append(str(rng.choice(pool)))
+        plan = plan_sequence(chosen, STAND)
+        durs = _durations(plan, duration_s, rng, segment_s, explicit=False)
+        keep = int(np.searchsorted(np.cumsum(durs), duration_s)) + 1
+        plan, durs = plan[:keep], durs[:keep]
+    else:
+        if len(activities) == 0:
+            raise ValueError("activities must name at least one activity (or be None for a random sequence)")
+        for a in activities:
+            spec(a)
+        first = spec(activities[0])
+        plan = plan_sequence(list(activities), first.start_posture())
+        durs = _durations(plan, duration_s, rng, segment_s, explicit=True)
+    # make the steps add up to exactly duration_s
+    durs[-1] = max(durs[-1] + duration_s - sum(durs), 1.0)
+    overlaps = [float(rng.uniform(0.5, 1.5)) for _ in plan]
+    out_local = out_root = None
+    labels, preds = [], []
+    t0 = 0.0
+    for k, ((act, posture), d) in enumerate(zip(plan, durs)):
+        last = k == len(plan) - 1
+        ov = 0.0 if last else min(overlaps[k], 0.4 * d)
+        posture_arg = posture if posture in spec(act).postures and len(spec(act).postures) > 1 else None
+        local, root, p = render_clip(act, max(d + ov, 1.0), rng, shape=shape, rate_hz=rate_hz, posture=posture_arg,
+                                     style=style, hand=hand)
+        local = quat_make_continuous(local, axis=0)
+        if out_local is None:
+            out_local, out_root = local, root
+        else:
+            n_ov = int(round(prev_ov * rate_hz)) + 1
+            out_local, out_root = _blend(out_local, out_root, local, root, n_ov, rate_hz)
+        start = t0 if k == 0 else t0 + 0.5 * prev_ov
+        t0 += d
+        end = t0 + 0.5 * ov if not last else (out_local.shape[0] - 1) / rate_hz
+        labels.append(LabelSegment(spec(act).text, float(start), float(end)))
+        preds.append(predicate(spec(act), p, rng, spec(act).phrases[int(rng.integers(len(spec(act).phrases)))]))
+        prev_ov = ov
+    sk = make_skeleton(shape)
+    return BodyMotion.from_local(sk, rate_hz, out_root, quat_make_continuous(out_local, axis=0), labels=labels,
+                                 captions=_story(preds, rng), source="procedural:sequence")
+
+
+def _story(preds: list[str], rng: np.random.Generator) -> list[str]:
+    """Three captions telling the steps in order with different subjects and connectives."""
+    subs = rng.permutation(len(SUBJECTS))[:3]
+    out = []
+    for k, (joiner, last_joiner) in enumerate(((", then ", " and then "), (", after that ", ", and finally "), ("; next ", "; at the end ")), ):
+        if len(preds) == 1:
+            body = preds[0]
+        else:
+            body = joiner.join(preds[:-1]) + last_joiner + preds[-1]
+        sent = f"{SUBJECTS[subs[k]]} {body}."
+        out.append(sent[0].upper() + sent[1:])
+    return out
+
