@@ -121,7 +121,7 @@ class ImuHardware:
 
     def nearest_rate(self, rate_hz: float) -> float:
         """The supported output rate closest to ``rate_hz`` (ties go to the higher rate)."""
-        if not self.supported_rates_hz:
+        if not self.supported_rates_hz or not (rate_hz > 0 and math.isfinite(rate_hz)):
             return self.check_rate(rate_hz)
         return float(min(self.supported_rates_hz, key=lambda r: (abs(r - rate_hz), -r)))
 
