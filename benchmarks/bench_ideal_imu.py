@@ -76,6 +76,7 @@ def main() -> int:
         "threads": os.environ.get("OMP_NUM_THREADS"),
         "cpu_affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "machine": platform.processor() or platform.machine(),
+        "load_avg_1min_at_end": round(os.getloadavg()[0], 2),  # other work on the box slows this down
         "synthetic_motion_s": round(t_motion, 3),
         "ideal_imu_s": rows,
     }

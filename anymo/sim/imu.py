@@ -77,7 +77,7 @@ def ideal_imu(
     if not (np.isfinite(bw_hz) and bw_hz > 0):
         raise ValueError(f"bandwidth_hz must be a positive number of Hz (or None for 0.4 x the output rate), got {bandwidth_hz}")
     wob_freq, wob_zeta = wobble.per_device(n_s, rng) if wobble is not None else (np.zeros(0), np.zeros(0))
-    need_hz = max(2.0 * out_rate_hz, 2.5 * bw_hz, 8.0 * float(wob_freq.max()) if wob_freq.size else 0.0)
+    need_hz = max(2.0 * out_rate_hz, 2.5 * bw_hz, 4.0 * float(wob_freq.max()) if wob_freq.size else 0.0)
     k = int(np.clip(np.ceil(need_hz / motion.rate_hz - 1e-9), 1, MAX_FINE_FACTOR))
     fine_hz = k * motion.rate_hz
     if bw_hz >= 0.5 * fine_hz:
@@ -97,25 +97,31 @@ def ideal_imu(
     i0 = max(0, int(np.floor(t_s[0] * motion.rate_hz)) - margin)
     i1 = min(motion.n_frames, int(np.ceil(t_s[-1] * motion.rate_hz)) + margin + 1)
     t0_s = i0 / motion.rate_hz
-    t_fine_s = t0_s + np.arange((i1 - i0 - 1) * k + 1) / fine_hz
+    t_fine_s = t0_s + np.arange((i1 - i0 - 1) * k + 1) / fine_hz  # the fine grid
     sos = butter(4, bw_hz, fs=fine_hz, output="sos")
     padlen = min(t_fine_s.size - 1, int(np.ceil(3.0 * fine_hz / bw_hz)))
     batch = max(1, int(_BATCH_BYTES // (8 * 6 * t_fine_s.size)))
 
+    t_pos = (t_s - t0_s) * fine_hz  # sample instants in fine-grid steps
     for seg in np.unique(table.segment_id):
         rows = np.flatnonzero(table.segment_id == seg)
-        x = _segment_channels(motion, int(seg), i0, i1, t_fine_s)  # [F, 15]
+        knots = _segment_knots(motion, int(seg), i0, i1)  # [7, N]
+        moments = spline_moments(knots, 1.0 / motion.rate_hz)
         for start in range(0, rows.size, batch):
             r = rows[start : start + batch]
-            y = x @ _channel_weights(mount[r], table.position_m[r])  # [F, 6 n]: per device (acc xyz, gyro xyz)
+            w = _channel_weights(mount[r], table.position_m[r]).T  # [6 n, 15]: per device (acc xyz, gyro xyz)
+            z = np.empty((w.shape[0], t_fine_s.size))
+            for f0, f1, (val, d1, d2) in _spline_chunks(knots, moments, 1.0 / motion.rate_hz, k):
+                z[:, f0:f1] = w @ _channels(val, d1, d2)
             if wobble is not None:
                 for j, row in enumerate(r):
-                    y[:, 6 * j : 6 * j + 3] = _spring(y[:, 6 * j : 6 * j + 3], wob_freq[row], wob_zeta[row], wobble.coupling, fine_hz)
-                    y[:, 6 * j + 3 : 6 * j + 6] = _spring(y[:, 6 * j + 3 : 6 * j + 6], wob_freq[row], wob_zeta[row], wobble.gyro_coupling, fine_hz)
-            y = sosfiltfilt(sos, y, axis=0, padtype="odd", padlen=padlen) if t_fine_s.size > 1 else y
-            out = _catmull_rom(y, (t_s - t0_s) * fine_hz).reshape(t_s.size, r.size, 2, 3)
-            acc[r] = out[:, :, 0].transpose(1, 0, 2)
-            gyro[r] = out[:, :, 1].transpose(1, 0, 2)
+                    _spring(z[6 * j : 6 * j + 3], wob_freq[row], wob_zeta[row], wobble.coupling, fine_hz)
+                    _spring(z[6 * j + 3 : 6 * j + 6], wob_freq[row], wob_zeta[row], wobble.gyro_coupling, fine_hz)
+            if t_fine_s.size > 1:
+                z = sosfiltfilt(sos, z, axis=-1, padtype="odd", padlen=padlen)
+            out = _catmull_rom(z, t_pos).reshape(r.size, 2, 3, t_s.size)
+            acc[r] = out[:, 0].transpose(0, 2, 1)
+            gyro[r] = out[:, 1].transpose(0, 2, 1)
     return acc, gyro
 
 
@@ -167,98 +173,128 @@ def _segment_from_device(table: PlacementTable, device_rot: np.ndarray | None) -
 # ---- physics -------------------------------------------------------------------------------------
 
 
-def _segment_channels(motion: BodyMotion, seg: int, i0: int, i1: int, t_fine_s: np.ndarray) -> np.ndarray:
-    """Per-segment channels [F, 15] on the fine grid: A = R^T (a_o - g) (3), B = K(alpha) + K(omega)^2
-    row-major (9), omega_b (3); a point r of the segment reads f_seg = A + B r."""
-    q_m = motion.quat_wxyz[i0:i1, seg]
-    q_m = quat_make_continuous(q_m / np.sqrt(np.einsum("ti,ti->t", q_m, q_m))[:, None], axis=0)
-    k = (t_fine_s.size - 1) // (i1 - i0 - 1)
-    y0, y1, y2 = uniform_spline(np.concatenate([motion.pos_m[i0:i1, seg], q_m], axis=1), 1.0 / motion.rate_hz, k)
-    q, qd, qdd = y0[:, 3:].T, y1[:, 3:].T, y2[:, 3:].T  # [4, F] each
-    n2 = np.sum(q * q, axis=0)
-    omega = 2.0 * _vec_conj_mul(q, qd) / n2
-    alpha = 2.0 * _vec_conj_mul(q, qdd) / n2 - omega * (2.0 * np.sum(q * qd, axis=0) / n2)
-    a_rel = (y2[:, :3] - GRAVITY_WORLD_MPS2).T  # [3, F] world
-    spec = _rotate_inverse(q / np.sqrt(n2), a_rel)  # R^T (a_o - g)
+def _segment_knots(motion: BodyMotion, seg: int, i0: int, i1: int) -> np.ndarray:
+    """Origin position and sign-continuous unit quaternion of one segment, [7, N] (time last)."""
+    q = motion.quat_wxyz[i0:i1, seg]
+    q = quat_make_continuous(q / np.sqrt(np.einsum("ti,ti->t", q, q))[:, None], axis=0)
+    return np.ascontiguousarray(np.concatenate([motion.pos_m[i0:i1, seg], q], axis=1).T)
+
+
+def _channels(val: np.ndarray, d1: np.ndarray, d2: np.ndarray) -> np.ndarray:
+    """Per-segment channels [15, F] from the spline of (origin xyz, quaternion wxyz) and its derivatives
+    [7, F]: A = R^T (a_o - g) (3), B = K(alpha) + K(omega)^2 row-major (9), omega_b (3); a point r of the
+    segment reads f_seg = A + B r."""
+    q, qd, qdd = val[3:], d1[3:], d2[3:]
+    inv_n2 = 1.0 / np.einsum("if,if->f", q, q)
+    omega = _vec_conj_mul(q, qd) * (2.0 * inv_n2)
+    alpha = _vec_conj_mul(q, qdd) * (2.0 * inv_n2) - omega * (2.0 * np.einsum("if,if->f", q, qd) * inv_n2)
+    out = np.empty((15, val.shape[1]))
+    a_rel = d2[:3].copy()
+    a_rel -= GRAVITY_WORLD_MPS2[:, None]
+    out[0:3] = _rotate_inverse(q * np.sqrt(inv_n2), a_rel)  # R^T (a_o - g)
     wx, wy, wz = omega
     ax, ay, az = alpha
-    # K(alpha) + omega omega^T - |omega|^2 I
-    w2 = wx * wx + wy * wy + wz * wz
-    b = [
-        wx * wx - w2, wx * wy - az, wx * wz + ay,
-        wy * wx + az, wy * wy - w2, wy * wz - ax,
-        wz * wx - ay, wz * wy + ax, wz * wz - w2,
-    ]  # fmt: skip
-    return np.stack([*spec, *b, *omega], axis=1)
+    w2 = wx * wx + wy * wy + wz * wz  # K(alpha) + omega omega^T - |omega|^2 I, row-major
+    out[3], out[4], out[5] = wx * wx - w2, wx * wy - az, wx * wz + ay
+    out[6], out[7], out[8] = wy * wx + az, wy * wy - w2, wy * wz - ax
+    out[9], out[10], out[11] = wz * wx - ay, wz * wy + ax, wz * wz - w2
+    out[12:15] = omega
+    return out
 
 
-def uniform_spline(y: np.ndarray, h_s: float, k: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Not-a-knot cubic spline through rows of ``y`` [N, C] spaced ``h_s`` apart, and its first and
-    second derivatives, at ``k`` points per interval ((N - 1) k + 1 rows, starting at the first knot).
+def spline_moments(y: np.ndarray, h_s: float) -> np.ndarray:
+    """Knot second derivatives M [C, N] of the not-a-knot cubic spline through ``y`` [C, N] (spacing ``h_s``).
 
-    The same interpolant as ``scipy.interpolate.CubicSpline`` (default ends), solved on the uniform
-    grid for the knot second derivatives M: M[i-1] + 4 M[i] + M[i+1] = 6 (y[i-1] - 2 y[i] + y[i+1]) / h^2,
-    with not-a-knot ends M[0] = 2 M[1] - M[2] (so 6 M[1] = rhs[1]) and likewise at the other end.
+    M[i-1] + 4 M[i] + M[i+1] = 6 (y[i-1] - 2 y[i] + y[i+1]) / h^2 inside, and not-a-knot ends
+    M[0] = 2 M[1] - M[2] (so 6 M[1] = rhs[1]) and likewise at the other end: the interpolant of
+    ``scipy.interpolate.CubicSpline`` with its default ends, solved directly on the uniform grid.
     """
     y = np.asarray(y, dtype=np.float64)
-    n = y.shape[0]
+    n = y.shape[-1]
     if n < 2:
         raise ValueError("a spline needs at least two knots")
     if n == 2:
-        m = np.zeros_like(y)
-    elif n == 3:
-        m = np.broadcast_to((y[0] - 2 * y[1] + y[2]) / h_s**2, y.shape).copy()  # one parabola
-    else:
-        rhs = (6.0 / h_s**2) * (y[:-2] - 2.0 * y[1:-1] + y[2:])  # rows 1..n-2
-        ni = n - 2
-        ab = np.empty((3, ni))
-        ab[0], ab[1], ab[2] = 1.0, 4.0, 1.0
-        ab[1, 0] = ab[1, -1] = 6.0
-        ab[0, 1] = 0.0  # row 1 has no M[2] term
-        ab[2, -2] = 0.0  # row n-2 has no M[n-3] term
-        m = np.empty_like(y)
-        m[1:-1] = solve_banded((1, 1), ab, rhs, overwrite_b=True, check_finite=False)
-        m[0] = 2.0 * m[1] - m[2]
-        m[-1] = 2.0 * m[-2] - m[-3]
-    slope = np.diff(y, axis=0) / h_s  # [N-1, C]
-    if k == 1:  # values at the knots only
-        d1 = np.empty_like(y)
-        d1[:-1] = slope - (h_s / 6.0) * (2.0 * m[:-1] + m[1:])
-        d1[-1] = slope[-1] + (h_s / 6.0) * (m[-2] + 2.0 * m[-1])
-        return y, d1, m
-    c = y.shape[1:]
-    f = (n - 1) * k + 1
-    val, d1, d2 = np.empty((3, f) + c)
-    y_a, y_b, m_a, m_b = y[:-1], y[1:], m[:-1], m[1:]
+        return np.zeros_like(y)
+    if n == 3:
+        return np.repeat((y[:, :1] - 2 * y[:, 1:2] + y[:, 2:]) / h_s**2, 3, axis=1)  # one parabola
+    rhs = (6.0 / h_s**2) * (y[:, :-2] - 2.0 * y[:, 1:-1] + y[:, 2:])  # rows 1..n-2
+    ab = np.empty((3, n - 2))
+    ab[0], ab[1], ab[2] = 1.0, 4.0, 1.0
+    ab[1, 0] = ab[1, -1] = 6.0
+    ab[0, 1] = 0.0  # row 1 has no M[2] term
+    ab[2, -2] = 0.0  # row n-2 has no M[n-3] term
+    m = np.empty_like(y)
+    m[:, 1:-1] = solve_banded((1, 1), ab, rhs.T, overwrite_b=True, check_finite=False).T
+    m[:, 0] = 2.0 * m[:, 1] - m[:, 2]
+    m[:, -1] = 2.0 * m[:, -2] - m[:, -3]
+    return m
+
+
+def _spline_eval(y: np.ndarray, m: np.ndarray, h_s: float, k: int, j0: int, j1: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Value, first and second derivative [C, (j1 - j0) k (+1 at the end)] at k points per interval
+    for intervals j0..j1-1 (plus the last knot when j1 is the last interval)."""
+    n = y.shape[-1]
+    last = j1 == n - 1
+    f = (j1 - j0) * k + (1 if last else 0)
+    val, d1, d2 = (np.empty((y.shape[0], f)) for _ in range(3))
+    y_a, y_b, m_a, m_b = y[:, j0:j1], y[:, j0 + 1 : j1 + 1], m[:, j0:j1], m[:, j0 + 1 : j1 + 1]
+    slope = (y_b - y_a) * (1.0 / h_s)
+    hh6, h6 = h_s * h_s / 6.0, h_s / 6.0
     for j in range(k):  # k sub-positions, each vectorised over all intervals
         u = j / k
         v = 1.0 - u
-        val[j:-1:k] = v * y_a + u * y_b + (h_s * h_s / 6.0) * ((v**3 - v) * m_a + (u**3 - u) * m_b)
-        d1[j:-1:k] = slope + (h_s / 6.0) * ((1.0 - 3.0 * v * v) * m_a + (3.0 * u * u - 1.0) * m_b)
-        d2[j:-1:k] = v * m_a + u * m_b
-    val[-1], d2[-1] = y[-1], m[-1]
-    d1[-1] = slope[-1] + (h_s / 6.0) * (m[-2] + 2.0 * m[-1])
+        sl = slice(j, (j1 - j0) * k, k)
+        if j == 0:
+            val[:, sl] = y_a
+            d1[:, sl] = slope - h6 * (2.0 * m_a + m_b)
+            d2[:, sl] = m_a
+            continue
+        val[:, sl] = v * y_a + u * y_b + hh6 * ((v**3 - v) * m_a + (u**3 - u) * m_b)
+        d1[:, sl] = slope + h6 * ((1.0 - 3.0 * v * v) * m_a + (3.0 * u * u - 1.0) * m_b)
+        d2[:, sl] = v * m_a + u * m_b
+    if last:
+        val[:, -1], d2[:, -1] = y[:, -1], m[:, -1]
+        d1[:, -1] = slope[:, -1] + h6 * (m[:, -2] + 2.0 * m[:, -1])
     return val, d1, d2
+
+
+def _spline_chunks(y: np.ndarray, m: np.ndarray, h_s: float, k: int, chunk: int = 8192):
+    """Yield (f0, f1, (val, d1, d2)) over the fine grid in cache-sized pieces."""
+    n_int = y.shape[-1] - 1
+    step = max(1, chunk // k)
+    for j0 in range(0, n_int, step):
+        j1 = min(n_int, j0 + step)
+        yield j0 * k, j1 * k + (1 if j1 == n_int else 0), _spline_eval(y, m, h_s, k, j0, j1)
+
+
+def uniform_spline(y: np.ndarray, h_s: float, k: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Not-a-knot cubic spline through ``y`` [C, N] (knots ``h_s`` apart, time last) and its first and
+    second derivatives at ``k`` points per interval: three arrays [C, (N - 1) k + 1], from the first knot."""
+    y = np.asarray(y, dtype=np.float64)
+    return _spline_eval(y, spline_moments(y, h_s), h_s, k, 0, y.shape[-1] - 1)
 
 
 def _vec_conj_mul(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     """Vector part [3, F] of p* ⊗ q for quaternions [4, F]."""
     pw, px, py, pz = p
     qw, qx, qy, qz = q
-    return np.stack(
-        [
-            pw * qx - px * qw - py * qz + pz * qy,
-            pw * qy + px * qz - py * qw - pz * qx,
-            pw * qz - px * qy + py * qx - pz * qw,
-        ]
-    )
+    out = np.empty((3, p.shape[1]))
+    out[0] = pw * qx - px * qw - py * qz + pz * qy
+    out[1] = pw * qy + px * qz - py * qw - pz * qx
+    out[2] = pw * qz - px * qy + py * qx - pz * qw
+    return out
 
 
 def _rotate_inverse(q: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """R(q)^T v for unit quaternions [4, F] and vectors [3, F]."""
-    w, u = q[0], -q[1:]  # conjugate
-    t = 2.0 * np.cross(u, v, axis=0)
-    return v + w * t + np.cross(u, t, axis=0)
+    """R(q)^T v for unit quaternions [4, F] and vectors [3, F]: v + 2 w (u x v) + 2 u x (u x v), u = -vec(q)."""
+    w, ux, uy, uz = q[0], -q[1], -q[2], -q[3]
+    vx, vy, vz = v
+    tx, ty, tz = 2.0 * (uy * vz - uz * vy), 2.0 * (uz * vx - ux * vz), 2.0 * (ux * vy - uy * vx)
+    out = np.empty_like(v)
+    out[0] = vx + w * tx + (uy * tz - uz * ty)
+    out[1] = vy + w * ty + (uz * tx - ux * tz)
+    out[2] = vz + w * tz + (ux * ty - uy * tx)
+    return out
 
 
 def _channel_weights(mount: np.ndarray, pos_m: np.ndarray) -> np.ndarray:
@@ -271,10 +307,11 @@ def _channel_weights(mount: np.ndarray, pos_m: np.ndarray) -> np.ndarray:
     return w.reshape(15, 6 * n)
 
 
-def _spring(x: np.ndarray, freq_hz: float, zeta: float, coupling: float, fs_hz: float) -> np.ndarray:
-    """Soft-tissue transfer function (see ``soft_tissue_tf``) on columns of ``x``, first-order hold, from rest."""
+def _spring(x: np.ndarray, freq_hz: float, zeta: float, coupling: float, fs_hz: float) -> None:
+    """Soft-tissue transfer function (``soft_tissue_tf``) on the rows of ``x`` [C, F] in place:
+    first-order hold (exact for inputs linear between grid points), starting at rest."""
     if coupling == 0.0:
-        return x
+        return
     w = 2.0 * np.pi * freq_hz
     a_c = np.array([[0.0, 1.0], [-w * w, -2.0 * zeta * w]])
     b_c = np.array([[0.0], [1.0]])
@@ -283,20 +320,20 @@ def _spring(x: np.ndarray, freq_hz: float, zeta: float, coupling: float, fs_hz: 
     ad, bd, cd, dd, _ = cont2discrete((a_c, b_c, c_c, d_c), 1.0 / fs_hz, method="foh")
     num, den = ss2tf(ad, bd, cd, dd)
     num = num[0]
-    zi = lfilter_zi(num, den)[:, None] * x[0]
-    return lfilter(num, den, x, axis=0, zi=zi)[0]
+    zi = lfilter_zi(num, den)[None, :] * x[:, :1]
+    x[:] = lfilter(num, den, x, axis=-1, zi=zi)[0]
 
 
 def _catmull_rom(y: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """Cubic (Catmull-Rom) interpolation of rows of ``y`` [F, C] at fractional row positions ``pos`` [T]."""
-    n = y.shape[0]
+    """Cubic (Catmull-Rom) interpolation of ``y`` [C, F] along its last axis at fractional positions ``pos`` [T]."""
+    n = y.shape[-1]
     if n == 1:
-        return np.repeat(y, pos.size, axis=0)
+        return np.repeat(y, pos.size, axis=-1)
     i = np.clip(np.floor(pos).astype(np.int64), 0, n - 2)
-    u = np.clip(pos - i, 0.0, 1.0)[:, None]
-    p0, p1, p2, p3 = (y[np.clip(i + d, 0, n - 1)] for d in (-1, 0, 1, 2))
+    u = np.clip(pos - i, 0.0, 1.0)
+    p0, p1, p2, p3 = (y[:, np.clip(i + d, 0, n - 1)] for d in (-1, 0, 1, 2))
     # at the ends, extrapolate the missing neighbour linearly
-    p0 = np.where((i == 0)[:, None], 2 * p1 - p2, p0)
-    p3 = np.where((i == n - 2)[:, None], 2 * p2 - p1, p3)
+    p0 = np.where(i == 0, 2 * p1 - p2, p0)
+    p3 = np.where(i == n - 2, 2 * p2 - p1, p3)
     u2, u3 = u * u, u * u * u
     return 0.5 * ((2 * p1) + (-p0 + p2) * u + (2 * p0 - 5 * p1 + 4 * p2 - p3) * u2 + (-p0 + 3 * p1 - 3 * p2 + p3) * u3)

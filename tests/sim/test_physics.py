@@ -174,14 +174,22 @@ def test_uniform_spline_reproduces_a_cubic_exactly_and_matches_scipy():
 
     h = 0.05
     t = np.arange(40) * h
-    y = np.stack([2 - t + 0.5 * t**2 - 0.3 * t**3, np.sin(3 * t)], -1)
-    val, d1, d2 = uniform_spline(y, h, k=3)
-    tf = np.arange(val.shape[0]) * h / 3
-    np.testing.assert_allclose(d2[:, 0], 1.0 - 1.8 * tf, atol=1e-9)  # not-a-knot: cubics are exact
-    np.testing.assert_allclose(d1[:, 0], -1 + tf - 0.9 * tf**2, atol=1e-9)
-    cs = CubicSpline(t, y, axis=0)
-    for d, out in enumerate((val, d1, d2)):
-        np.testing.assert_allclose(out, cs(tf, d), atol=1e-8)
+    y = np.stack([2 - t + 0.5 * t**2 - 0.3 * t**3, np.sin(3 * t)])  # [C, N], time last
+    for k in (1, 3):
+        val, d1, d2 = uniform_spline(y, h, k=k)
+        tf = np.arange(val.shape[1]) * h / k
+        np.testing.assert_allclose(d2[0], 1.0 - 1.8 * tf, atol=1e-9)  # not-a-knot: cubics are exact
+        np.testing.assert_allclose(d1[0], -1 + tf - 0.9 * tf**2, atol=1e-9)
+        cs = CubicSpline(t, y, axis=1)
+        for d, out in enumerate((val, d1, d2)):
+            np.testing.assert_allclose(out, cs(tf, d), atol=1e-8)
+    for n in (2, 3, 4):  # short splines: a line, a parabola, one cubic
+        yy = np.random.default_rng(n).normal(size=(2, n))
+        val, d1, d2 = uniform_spline(yy, h, k=2)
+        tf = np.arange(val.shape[1]) * h / 2
+        cs = CubicSpline(np.arange(n) * h, yy, axis=1)
+        for d, out in enumerate((val, d1, d2)):
+            np.testing.assert_allclose(out, cs(tf, d), atol=1e-8)
 
 
 def _tone_amplitude(x: np.ndarray, t: np.ndarray, f_hz: float) -> float:
