@@ -58,7 +58,7 @@ def arm_words(p: ActivityParams, rng: np.random.Generator) -> str:
 
 
 def hand_words(p: ActivityParams, rng: np.random.Generator) -> str:
-    return str(rng.choice([f"with the {p.hand} hand", f"in the {p.hand} hand", f"using the {p.hand} hand"]))
+    return str(rng.choice([f"with the {p.hand} hand", f"using the {p.hand} hand", f"with the {p.hand} hand"]))
 
 
 def predicate(spec: ActivitySpec, p: ActivityParams, rng: np.random.Generator, template: str) -> str:
@@ -68,6 +68,8 @@ def predicate(spec: ActivitySpec, p: ActivityParams, rng: np.random.Generator, t
         "tempo": tempo_words(spec, p, rng),
         "arms": arm_words(p, rng),
         "hand": hand_words(p, rng),
+        "held": f"in the {p.hand} hand",
+        "shoulders": "both shoulders" if p.both_hands else f"the {p.hand} shoulder",
         "side": p.hand,
         "hands": "with both hands" if p.both_hands else hand_words(p, rng),
         "arm_obj": "both arms" if p.both_hands else f"the {p.hand} arm",

@@ -11,11 +11,11 @@ import numpy as np
 from anymo.body.skeleton import Skeleton
 
 from anymo.motion.procedural.arms import solve_leg
-from anymo.motion.procedural.gait import _lowest_on_floor, _spring_mass_z
+from anymo.motion.procedural.gait import _hop_z, _lowest_on_floor, _spring_mass_z
 from anymo.motion.procedural.params import ActivityParams
 from anymo.motion.procedural.pose import SIDES, Pose, fk_rel
 from anymo.motion.procedural.postures import breathing, planted, standing_base
-from anymo.motion.procedural.signals import dwell, fade_in_out, fourier_smooth_periodic, fourier_eval, phase_from_freq, smooth_noise
+from anymo.motion.procedural.signals import dwell, fade_in_out, phase_from_freq, smooth_noise
 from anymo.motion.procedural.upper import Body
 
 D = np.deg2rad
@@ -169,15 +169,6 @@ def lunges(p, rng, sk, t_s) -> Motion:
         pose.shoulder(side, flex=D(5), abd=D(8))
         pose.elbow(side, D(70), pronation=D(20))
     return planted(sk, pose, p.rate_hz)
-
-
-def _hop_z(phase: np.ndarray, flight_frac: float, f_hz: float) -> np.ndarray:
-    """Ballistic flight of a fraction of each cycle (phase 0 = take-off), smoothed to 12 harmonics."""
-    tau = np.arange(256) / 256.0
-    tf = flight_frac / f_hz
-    x = tau / f_hz
-    z = np.where(tau < flight_frac, 0.5 * 9.80665 * x * (tf - x), 0.0)
-    return fourier_eval(fourier_smooth_periodic(z, 12), phase)
 
 
 def _bump(ph: np.ndarray, centre_frac: float, width_frac: float) -> np.ndarray:

@@ -69,6 +69,11 @@ def running_cadence_spm(speed_mps: float, height_m: float) -> float:
     return float(np.clip((155.0 + 9.0 * (speed_mps - 3.0)) * np.sqrt(1.75 / height_m), 140.0, 195.0))
 
 
+def _positive(x_deg: np.ndarray, soft_deg: float = 2.0) -> np.ndarray:
+    """Smooth max(x, 0) (a hard clip would put kinks into the angles)."""
+    return 0.5 * (x_deg + np.sqrt(x_deg**2 + soft_deg**2))
+
+
 def _gait_pose(n: int, phase: np.ndarray, curves: dict, p: ActivityParams, rng: np.random.Generator, t_s: np.ndarray,
                *, hip_scale: float, knee_scale: float, heading: np.ndarray, lean_rad: float, pelvis_deg: tuple[float, float],
                arm_swing_rad: float, elbow_rad: tuple[float, float]) -> Pose:
@@ -89,9 +94,9 @@ def _gait_pose(n: int, phase: np.ndarray, curves: dict, p: ActivityParams, rng: 
         hip = hip_mean + hip_scale * asym * (fourier_eval(curves["hip"], ph) - hip_mean)
         s = -1.0 if side == "right" else 1.0
         pose.hip(side, D(hip) + jit(), abd=s * (sway - roll) + D(1.0) + 0.5 * jit(), int_rot=-st.toe_out_rad)
-        pose.knee(side, D(np.maximum(knee_scale * asym * fourier_eval(curves["knee"], ph), 0.0)) + np.abs(jit()))
+        pose.knee(side, D(_positive(knee_scale * asym * fourier_eval(curves["knee"], ph))) + np.abs(jit()))
         pose.ankle(side, D(fourier_eval(curves["ankle"], ph)) + 0.5 * jit())
-        pose.toe(side, D(np.maximum(fourier_eval(curves["toe"], ph), 0.0)))
+        pose.toe(side, D(_positive(fourier_eval(curves["toe"], ph))))
         # the arm swings with the opposite leg: forward when its own leg is behind
         swing = -np.cos(ph - 0.35 - st.phase_offset_rad)
         pose.clavicle(side, elevation=D(2.0), protraction=D(3.0) * swing)
@@ -124,6 +129,15 @@ def _spring_mass_z(step_phase: np.ndarray, f_step_hz: float, contact_frac: float
     for k in range(1, coef.shape[0]):
         z -= (coef[k, 0] * np.cos(k * step_phase) + coef[k, 1] * np.sin(k * step_phase)) / (k * w) ** 2
     return z
+
+
+def _hop_z(phase: np.ndarray, flight_frac: float, f_hz: float) -> np.ndarray:
+    """Ballistic flight of a fraction of each cycle (phase 0 = take-off), smoothed to 12 harmonics."""
+    tau = np.arange(256) / 256.0
+    tf = flight_frac / f_hz
+    x = tau / f_hz
+    z = np.where(tau < flight_frac, 0.5 * 9.80665 * x * (tf - x), 0.0)
+    return fourier_eval(fourier_smooth_periodic(z, 12), phase)
 
 
 def _lowest_on_floor(sk: Skeleton, rel: tuple[np.ndarray, np.ndarray], z_osc: np.ndarray) -> np.ndarray:
@@ -206,8 +220,10 @@ def _bouncing(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np
         hip_scale = float(np.clip(hip_scale, 0.5, 1.8))
     local = build(hip_scale).continuous()
     rel = fk_rel(sk, local)
-    # right touchdown at stride phase 0 (and left at pi): the step phase is twice the stride phase
-    z = _lowest_on_floor(sk, rel, _spring_mass_z(2 * phase, float(np.mean(f_stride)) * 2, contact_frac))
+    # on the ground the legs carry the pelvis (planted height); between contacts it flies ballistically.
+    # Right touchdown at stride phase 0 (left at pi): the step phase is twice the stride phase.
+    f_step = 2 * float(np.mean(f_stride))
+    z = plant_root(sk, *rel, p.rate_hz)[:, 2] + _hop_z(2 * phase - 2 * np.pi * contact_frac, 1 - contact_frac, f_step)
     xy = np.zeros((len(t_s), 2)) if p.in_place else _advance(heading, p.speed_mps * (1 + 0.03 * np.cos(2 * phase)), p.rate_hz)
     return local, np.concatenate([xy, z[:, None]], axis=1)
 
