@@ -1,7 +1,7 @@
 """Ideal IMU physics: body motion -> specific force and angular rate at body-surface placements.
 
-For every segment that carries a placement, C2 cubic splines (not-a-knot, ``uniform_spline``) are fitted to its origin
-position and to its sign-continuous quaternion components on the motion's uniform grid and
+For every segment that carries a placement, C2 cubic splines (not-a-knot, ``uniform_spline``) are
+fitted to its origin position and to its sign-continuous quaternion components on the motion's grid and
 differentiated analytically on a fine grid (the motion grid, or an integer multiple of it when the
 output rate or the band limit asks for more). From the unnormalised spline ``q`` (world-from-segment):
 
@@ -97,27 +97,27 @@ def ideal_imu(
     i0 = max(0, int(np.floor(t_s[0] * motion.rate_hz)) - margin)
     i1 = min(motion.n_frames, int(np.ceil(t_s[-1] * motion.rate_hz)) + margin + 1)
     t0_s = i0 / motion.rate_hz
-    t_fine_s = t0_s + np.arange((i1 - i0 - 1) * k + 1) / fine_hz  # the fine grid
+    n_fine = (i1 - i0 - 1) * k + 1  # fine grid: t0_s + j / fine_hz
     sos = butter(4, bw_hz, fs=fine_hz, output="sos")
-    padlen = min(t_fine_s.size - 1, int(np.ceil(3.0 * fine_hz / bw_hz)))
-    batch = max(1, int(_BATCH_BYTES // (8 * 6 * t_fine_s.size)))
+    padlen = min(n_fine - 1, int(np.ceil(3.0 * fine_hz / bw_hz)))
+    batch = max(1, int(_BATCH_BYTES // (8 * 6 * n_fine)))
 
     t_pos = (t_s - t0_s) * fine_hz  # sample instants in fine-grid steps
+    x = np.empty((15, n_fine))
     for seg in np.unique(table.segment_id):
         rows = np.flatnonzero(table.segment_id == seg)
         knots = _segment_knots(motion, int(seg), i0, i1)  # [7, N]
         moments = spline_moments(knots, 1.0 / motion.rate_hz)
+        for f0, f1, (val, d1, d2) in _spline_chunks(knots, moments, 1.0 / motion.rate_hz, k):
+            x[:, f0:f1] = _channels(val, d1, d2)
         for start in range(0, rows.size, batch):
             r = rows[start : start + batch]
-            w = _channel_weights(mount[r], table.position_m[r]).T  # [6 n, 15]: per device (acc xyz, gyro xyz)
-            z = np.empty((w.shape[0], t_fine_s.size))
-            for f0, f1, (val, d1, d2) in _spline_chunks(knots, moments, 1.0 / motion.rate_hz, k):
-                z[:, f0:f1] = w @ _channels(val, d1, d2)
+            z = _channel_weights(mount[r], table.position_m[r]).T @ x  # [6 n, F]: per device (acc xyz, gyro xyz)
             if wobble is not None:
                 for j, row in enumerate(r):
                     _spring(z[6 * j : 6 * j + 3], wob_freq[row], wob_zeta[row], wobble.coupling, fine_hz)
                     _spring(z[6 * j + 3 : 6 * j + 6], wob_freq[row], wob_zeta[row], wobble.gyro_coupling, fine_hz)
-            if t_fine_s.size > 1:
+            if n_fine > 1:
                 z = sosfiltfilt(sos, z, axis=-1, padtype="odd", padlen=padlen)
             out = _catmull_rom(z, t_pos).reshape(r.size, 2, 3, t_s.size)
             acc[r] = out[:, 0].transpose(0, 2, 1)
