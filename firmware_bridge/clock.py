@@ -54,12 +54,12 @@ class ClockEstimate:
 
 def lower_hull(x: np.ndarray, y: np.ndarray) -> list[int]:
     """Indices of the lower convex hull of points sorted by ``x`` (Andrew's monotone chain)."""
+    xs, ys = np.asarray(x, dtype=np.float64).tolist(), np.asarray(y, dtype=np.float64).tolist()
     hull: list[int] = []
-    for i in range(len(x)):
+    for i, (xi, yi) in enumerate(zip(xs, ys)):
         while len(hull) >= 2:
             o, a = hull[-2], hull[-1]
-            cross = (x[a] - x[o]) * (y[i] - y[o]) - (y[a] - y[o]) * (x[i] - x[o])
-            if cross > 0:
+            if (xs[a] - xs[o]) * (yi - ys[o]) - (ys[a] - ys[o]) * (xi - xs[o]) > 0:
                 break
             hull.pop()
         hull.append(i)
@@ -132,13 +132,14 @@ class ClockSync:
         # residual against the current rate keeps the min-filter meaningful when the rate is not 1
         r = t_host_s - self.rate * x
         w = int(math.floor(x / self.config.window_s))
-        changed = True
+        changed, new_window = True, False
         if self._win and self._win[-1][0] == w:  # keep the earliest-arriving pair of the window
             changed = r < self._win[-1][2]
             if changed:
                 self._win[-1] = (w, x, r)
         elif not self._win or w > self._win[-1][0]:
             self._win.append((w, x, r))
+            new_window = True
         else:  # an older window (out-of-order arrival): merge it in place
             changed = False
             for k, (wk, _, rk) in enumerate(self._win):
@@ -151,7 +152,8 @@ class ClockSync:
             self._win.popleft()
         self._last_x = max(self._last_x, x)
         self.n_pairs += 1
-        if changed or not self._fitted:
+        # refit on every improvement while the rate is being learnt (few windows), then once per new window
+        if not self._fitted or (changed and (new_window or not self._rate_known)):
             self._refit()
         return reset
 
