@@ -88,3 +88,17 @@ def test_session_with_the_adapter_powered_off_fails_clearly_and_survives_a_power
     st, es = emulate([WearableSpec("anymo-imu", faults=FaultPlan(seed=1))], body)
     assert st.reconnects == 1 and es["connections"] == 2
     assert st.samples_received == es["samples"]  # nothing lost on either side of the power cycle
+
+
+def test_reconnect_backoff_grows_to_ten_seconds_with_jitter() -> None:
+    import random
+
+    from firmware_bridge.session import SessionConfig, backoff_s
+
+    cfg, rng = SessionConfig(), random.Random(0)
+    assert backoff_s(0, cfg, rng) == 0.0  # right after a link loss: at once
+    delays = [[backoff_s(a, cfg, rng) for _ in range(200)] for a in range(1, 9)]
+    means = [sum(d) / len(d) for d in delays]
+    assert means[:5] == pytest.approx([0.5, 1.0, 2.0, 4.0, 8.0], rel=0.08)
+    assert all(x <= 10.0 for d in delays for x in d) and max(delays[-1]) == 10.0
+    assert min(delays[2]) >= 2.0 * 0.75 and max(delays[2]) <= 2.0 * 1.25 and len(set(delays[2])) > 100
