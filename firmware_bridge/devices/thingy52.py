@@ -47,6 +47,7 @@ def tms_uuid(short: int) -> str:
     return f"ef68{short:04x}-9b35-4933-9b10-52ffa9740042"
 
 
+CONFIGURATION_SERVICE_UUID = tms_uuid(0x0100)  # what a Thingy advertises
 SERVICE_UUID = tms_uuid(0x0400)
 CONFIG_UUID = tms_uuid(0x0401)
 RAW_UUID = tms_uuid(0x0406)
@@ -126,7 +127,7 @@ class Thingy52Driver(DeviceDriver):
 
     device_type = "thingy52"
     display_name = "Nordic Thingy:52"
-    service_uuids = (SERVICE_UUID,)
+    service_uuids = (CONFIGURATION_SERVICE_UUID, SERVICE_UUID)
     name_prefixes = ("Thingy",)
 
     def new_decoder(self, settings: StreamSettings) -> PacketDecoder:
@@ -155,7 +156,7 @@ class Thingy52Peripheral(VirtualPeripheral):
     """A Thingy:52 motion service as the emulator presents it (config validation, raw data while subscribed)."""
 
     device_type = "thingy52"
-    advertised_service_uuids = (tms_uuid(0x0100),)  # Thingy configuration service, what a Thingy advertises
+    advertised_service_uuids = (CONFIGURATION_SERVICE_UUID,)
 
     def __init__(self, local_name: str = "Thingy") -> None:
         self.local_name = local_name

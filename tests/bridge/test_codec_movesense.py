@@ -33,6 +33,9 @@ def _decoder(resource: str = "IMU6", rate: int = 52) -> ms.MovesenseDecoder:
 def test_registered_with_its_peripheral_and_uuids_match_the_firmware():
     assert isinstance(DRIVERS["movesense"], ms.MovesenseDriver)
     assert isinstance(PERIPHERALS["movesense"](), ms.MovesensePeripheral)
+    periph = PERIPHERALS["movesense"]()
+    assert DRIVERS["movesense"].matches(None, list(periph.advertised_service_uuids))
+    assert DRIVERS["movesense"].matches(periph.local_name, []) and not DRIVERS["movesense"].matches("Thingy", [])
     # GATTSensorDataClient.cpp stores the UUIDs little-endian: f0 e8 50 70 0e 63 31 b4 5d 4d 85 71 52 22 80 34
     le = bytes.fromhex("f0e850700e6331b45d4d857152228034")
     assert ms.SERVICE_UUID.replace("-", "") == le[::-1].hex()

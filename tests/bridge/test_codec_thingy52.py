@@ -28,6 +28,9 @@ def test_uuids_and_registration():
     assert th.RAW_UUID == "ef680406-9b35-4933-9b10-52ffa9740042"
     assert isinstance(DRIVERS["thingy52"], th.Thingy52Driver)
     assert isinstance(PERIPHERALS["thingy52"](), th.Thingy52Peripheral)
+    periph = PERIPHERALS["thingy52"]()
+    assert DRIVERS["thingy52"].matches(None, list(periph.advertised_service_uuids))
+    assert DRIVERS["thingy52"].matches("Thingy", []) and not DRIVERS["thingy52"].matches("Polar H10 1234", [])
 
 
 def test_hand_built_raw_packet_decodes_q_formats_to_si():

@@ -30,6 +30,10 @@ def test_uuids_use_the_vendor_base_not_the_bluetooth_base():
         "0000ffe5-0000-1000-8000-00805f9a34fb", "0000ffe4-0000-1000-8000-00805f9a34fb", "0000ffe9-0000-1000-8000-00805f9a34fb")
     assert isinstance(DRIVERS["witmotion-wt901ble"], wm.WitMotionDriver)
     assert isinstance(PERIPHERALS["witmotion-wt901ble"](), wm.WitMotionPeripheral)
+    periph = PERIPHERALS["witmotion-wt901ble"]()
+    assert DRIVERS["witmotion-wt901ble"].matches(periph.local_name, [])
+    # a 0xffe5 service in the Bluetooth base is some other device, not a WitMotion
+    assert not DRIVERS["witmotion-wt901ble"].matches(None, ["0000ffe5-0000-1000-8000-00805f9b34fb"])
 
 
 def test_hand_built_packet_decodes_to_si_units():
