@@ -142,6 +142,9 @@ def test_no_wobble_equals_a_rigid_mount_and_wobble_keeps_gravity():
         np.testing.assert_array_equal(r, z)
     for r, s in zip(rigid, soft):
         assert np.abs(r - s).max() > 0.05  # the spring does something
+    acc_only = ideal_imu(motion, sub, t_out, wobble=SoftTissue(freq_hz=8.0, damping_ratio=0.2, gyro_coupling=0.0))
+    np.testing.assert_array_equal(acc_only[1], rigid[1])  # no rocking: the gyro is the bone's
+    np.testing.assert_array_equal(acc_only[0], soft[0])
     # slow content (gravity, the mean) passes the spring unchanged
     np.testing.assert_allclose(soft[0].mean(axis=1), rigid[0].mean(axis=1), atol=0.02)
 

@@ -86,6 +86,31 @@ def test_constant_spin_reads_omega_and_centripetal_acceleration_at_every_placeme
     np.testing.assert_allclose(gyro, expected_gyro, atol=1e-4 * abs(omega_rads))
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_constant_body_rate_about_any_axis_reads_that_rate_and_its_centripetal_term(seed):
+    """q(t) = q0 ⊗ exp(omega_b t): every segment tumbles at a constant body-frame rate about its origin."""
+    from anymo.geometry.rotations import quat_from_rotvec, quat_mul
+
+    rng = np.random.default_rng(seed)
+    rate = 200.0
+    t = np.arange(401) / rate
+    omega_b = rng.normal(0.0, 3.0, (N_SEGMENTS, 3))
+    q = quat_mul(random_quat(rng, N_SEGMENTS), quat_from_rotvec(omega_b * t[:, None, None]))
+    pos = np.broadcast_to(rng.normal(0.0, 1.0, (N_SEGMENTS, 3)), (t.size, N_SEGMENTS, 3)).copy()
+    motion = _motion(pos, q, rate)
+    sub = TABLE.subset(rng.choice(len(TABLE), 60, replace=False))
+    t_out = _times(motion, 100.0)[10:-10]
+    acc, gyro = ideal_imu(motion, sub, t_out)
+    w = omega_b[sub.segment_id]  # [S, 3] segment frame
+    r = sub.position_m
+    centripetal = np.cross(w, np.cross(w, r))
+    np.testing.assert_allclose(gyro, np.broadcast_to(np.einsum("sji,sj->si", sub.frame, w)[:, None], gyro.shape), atol=1e-4 * 3)
+    frames = np.round(t_out * rate).astype(int)
+    rot = quat_to_matrix(q[frames][:, sub.segment_id])  # [T, S, 3, 3] world-from-segment
+    f_seg = np.einsum("tsji,j->tsi", rot, -GRAVITY_WORLD_MPS2) + centripetal
+    np.testing.assert_allclose(acc, np.einsum("sji,tsj->sti", sub.frame, f_seg), atol=2e-3)
+
+
 def test_lever_arm_two_placements_on_one_spinning_segment_differ_by_omega_squared_r():
     omega = 4.0
     motion = _spin_motion(omega)
