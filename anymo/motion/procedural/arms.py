@@ -7,6 +7,7 @@ import numpy as np
 from anymo.body.skeleton import SEGMENT_INDEX, Skeleton
 from anymo.geometry.rotations import matrix_to_quat, quat_conj, quat_mul, quat_rotate
 from anymo.motion.procedural.pose import EY, EZ, SIDES, Pose, fk_rel, rot
+from anymo.motion.procedural.signals import smoothstep
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -14,11 +15,12 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def two_link_ik(base_m: np.ndarray, target_m: np.ndarray, pole: np.ndarray, l1: float, l2: float,
-                bend: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+                bend: float = 1.0, fallback: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """World rotation matrices [T, 3, 3] of the first link and the middle-joint flexion [T] (rad).
 
     The first link's long axis is its local -z; the middle joint (elbow/knee) lies towards ``pole``
-    (world directions [T, 3]). ``bend`` = +1 when the distal link swings towards local +x when
+    (world directions [T, 3]); where the pole lines up with the target, ``fallback`` [T, 3] takes
+    over smoothly. ``bend`` = +1 when the distal link swings towards local +x when
     flexing (elbow), -1 when towards -x (knee). Unreachable targets are approached as far as possible.
     """
     d = target_m - base_m
@@ -33,8 +35,14 @@ def two_link_ik(base_m: np.ndarray, target_m: np.ndarray, pole: np.ndarray, l1: 
     flex = np.pi - np.arccos(cos_inner)
     cos_a = np.clip((l1**2 + r**2 - l2**2) / (2 * l1 * r), -1.0, 1.0)
     sin_a = np.sqrt(1.0 - cos_a**2)
+    pole = _unit(pole)
     p_perp = pole - np.sum(pole * dhat, axis=-1, keepdims=True) * dhat
-    p_perp = _unit(p_perp)
+    if fallback is not None:
+        # where the pole nearly lines up with the target the swivel is undefined and would flip:
+        # lean smoothly on the second hint (the elbow out to the side, the knee forward)
+        n = np.linalg.norm(p_perp, axis=-1, keepdims=True)
+        pole = pole + 2.0 * smoothstep((0.6 - n) / 0.6) * _unit(fallback)
+    p_perp = _unit(pole - np.sum(pole * dhat, axis=-1, keepdims=True) * dhat)
     u = cos_a[:, None] * dhat + sin_a[:, None] * p_perp  # first link direction
     z_ax = -u
     x_ax = -bend * p_perp
@@ -56,7 +64,8 @@ def solve_arm(skeleton: Skeleton, pose: Pose, side: str, wrist_target_m: np.ndar
     l1 = float(np.linalg.norm(skeleton.offset_m[i_fa]))
     l2 = float(np.linalg.norm(skeleton.offset_m[i_h]))
     base = pos[:, i_ua]
-    m_upper, flex = two_link_ik(base, wrist_target_m, elbow_pole, l1, l2, bend=1.0)
+    out = quat_rotate(quat[:, SEGMENT_INDEX["T8"]], np.array([0.0, SIDES[side], 0.0]))
+    m_upper, flex = two_link_ik(base, wrist_target_m, elbow_pole, l1, l2, bend=1.0, fallback=out)
     q_upper_world = matrix_to_quat(m_upper)
     q_parent = quat[:, i_sh]
     pose.set(cap + "UpperArm", quat_mul(quat_conj(q_parent), q_upper_world))

@@ -61,7 +61,7 @@ def brushing_teeth(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_
     amp = p.amplitude * rng.uniform(0.010, 0.016)  # stroke half-amplitude, fraction of height
     side_shift = 0.02 * smooth_noise(t_s, rng, 0.15)  # which teeth: the brush wanders across the mouth
     goal = np.stack([0.03 + 0.0 * t_s, s * (0.05 + side_shift) + amp * np.sin(ph), -0.03 + 0.3 * amp * np.cos(ph)], -1)
-    target = blend_path(b.rest_wrist(side), b.head(goal), env, b.trunk_dir(np.array([1.0, 0.0, 0.0])), 0.1)
+    target = b.from_rest(side, b.head(goal), env)
     b.reach(side, target, _pole(b, side, down=1.0, out=0.5, back=-0.3), pronation=env * (D(50) + D(12) * np.sin(ph)))
     pose.wrist(side, flex=env * D(10) * np.cos(ph), deviation=env * D(15))
     return planted(sk, pose, p.rate_hz)
@@ -77,7 +77,7 @@ def combing_hair(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s:
     stroke = dwell(ph, 1.5)  # 1 at the front of the head, 0 at the back
     lift = 0.5 - 0.5 * np.cos(ph)  # comb lifts away on the way back
     goal = np.stack([-0.06 + 0.10 * stroke * p.amplitude, s * (0.06 + 0.02 * lift), -0.01 + 0.02 * lift], -1)
-    target = blend_path(b.rest_wrist(side), b.head(goal, at="crown"), env, b.trunk_dir(np.array([1.0, 0.2 * s, 0.0])), 0.12)
+    target = b.from_rest(side, b.head(goal, at="crown"), env)
     pole = blend_path(_pole(b, side), b.trunk_dir(np.array([0.1, s * 1.0, 0.1])), env)  # the elbow rises as the hand goes up
     b.reach(side, target, pole, pronation=env * D(60))
     pose.wrist(side, flex=env * D(15) * (stroke - 0.5), deviation=env * D(-10))
@@ -153,7 +153,10 @@ def phone_call(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: n
     b = Body(sk, pose)
     ear = b.head(np.array([0.02, s * 0.035, -0.04]), at=p.hand + "_ear")
     ear = ear + 0.006 * b.h * np.stack([smooth_noise(t_s, rng, 0.5) for _ in range(3)], -1)
-    target = blend_path(_table_rest(b, side, seated), ear, env, b.trunk_dir(np.array([1.0, 0.0, 0.0])), 0.1)
+    if seated:
+        target = blend_path(_table_rest(b, side, seated), ear, env, b.trunk_dir(np.array([1.0, 0.0, 0.0])), 0.1)
+    else:
+        target = b.from_rest(side, ear, env)
     b.reach(side, target, _pole(b, side, down=1.0, out=0.3, back=-0.6), pronation=env * D(30))
     return planted(sk, pose, p.rate_hz)
 
@@ -165,7 +168,7 @@ def pouring_water(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s
     b = Body(sk, pose)
     env = fade_in_out(t_s, t_s[-1], min(0.8, 0.25 * t_s[-1]))
     jug = b.chest(np.array([0.2, s * 0.1, -0.2])) + 0.05 * b.h * tilt[:, None] * b.trunk_dir(np.array([0.2, -s, 0.6]))
-    b.reach(side, blend_path(b.rest_wrist(side), jug, env), _pole(b, side), pronation=env * D(10) + tilt * D(70))
+    b.reach(side, b.from_rest(side, jug, env), _pole(b, side), pronation=env * D(10) + tilt * D(70))
     return planted(sk, pose, p.rate_hz)
 
 
@@ -177,7 +180,7 @@ def waving(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.nd
     p.tempo_hz = rng.uniform(1.5, 3.0)
     ph = phase_from_freq(t_s, p.tempo_hz)
     wave = b.chest(np.array([0.06, s * 0.14, 0.17])) + (0.05 * p.amplitude * b.h * np.sin(ph))[:, None] * b.trunk_dir(np.array([0.0, 1.0, 0.0]))
-    b.reach(side, blend_path(b.rest_wrist(side), wave, env), _pole(b, side, down=1.0, out=1.0, back=-0.3), pronation=env * D(80))
+    b.reach(side, b.from_rest(side, wave, env), _pole(b, side, down=1.0, out=1.0, back=-0.3), pronation=env * D(80))
     pose.wrist(side, flex=env * D(20) * np.sin(ph + 0.5))
     return planted(sk, pose, p.rate_hz)
 
@@ -193,7 +196,7 @@ def clapping(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.
     centre = b.chest(np.array([0.16, 0.0, -0.06]))
     for side in ("right", "left"):
         target = centre + (gap * b.h)[:, None] * b.trunk_dir(np.array([0.0, SIDES[side], 0.0]))
-        b.reach(side, blend_path(b.rest_wrist(side), target, env), _pole(b, side, out=0.8), pronation=D(0))
+        b.reach(side, b.from_rest(side, target, env), _pole(b, side, out=0.8), pronation=D(0))
     return planted(sk, pose, p.rate_hz)
 
 

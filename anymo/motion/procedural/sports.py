@@ -57,7 +57,7 @@ def punching(p: ActivityParams, rng: np.random.Generator, sk, t_s: np.ndarray) -
         guard = np.array([0.12, s * 0.06, 0.12])
         strike = np.array([0.42, s * 0.02, 0.09])
         pts = guard + hit[:, None] * (strike - guard)
-        target = blend_path(b.rest_wrist(side), _in_trunk(b, pts), fade_in_out(t_s, t_s[-1], min(0.8, 0.2 * t_s[-1])))
+        target = b.from_rest(side, _in_trunk(b, pts), fade_in_out(t_s, t_s[-1], min(0.8, 0.2 * t_s[-1])))
         b.reach(side, target, b.trunk_dir(np.array([-0.3, s * 0.8, -1.0])), pronation=D(20) + D(60) * hit)
     return planted(sk, pose, p.rate_hz)
 
@@ -74,16 +74,16 @@ def throwing(p: ActivityParams, rng: np.random.Generator, sk, t_s: np.ndarray) -
     pose.trunk(twist=-s * D(30) * coil * env * p.amplitude, flex=D(15) * np.clip(coil, 0, 1) * env)
     b = Body(sk, pose)
     keys = np.array([
-        [0.08, s * 0.12, -0.25],  # ready, ball at the chest
-        [-0.05, s * 0.22, -0.05],
-        [-0.16, s * 0.22, 0.16],  # wind-up, behind the head
-        [0.12, s * 0.14, 0.22],  # release, high in front
-        [0.25, -s * 0.02, -0.05],  # follow-through
-        [0.12, s * 0.05, -0.25],
+        [0.10, s * 0.15, -0.25],  # ready, ball at the chest
+        [-0.05, s * 0.30, -0.05],
+        [-0.20, s * 0.30, 0.18],  # wind-up, behind and beside the head
+        [0.15, s * 0.18, 0.28],  # release, high in front
+        [0.28, 0.0, -0.08],  # follow-through
+        [0.14, s * 0.08, -0.25],
     ])  # fmt: skip
     path = loop_path(ph, [0.0, 0.3, 0.45, 0.58, 0.7, 0.85], keys)
-    target = blend_path(b.rest_wrist(side), _in_trunk(b, path), env)
-    b.reach(side, target, b.trunk_dir(np.array([-0.5, s * 1.0, -0.3])), pronation=D(20) + D(50) * np.clip(coil, 0, 1))
+    target = b.from_rest(side, _in_trunk(b, path), env)
+    b.reach(side, target, b.trunk_dir(np.array([-0.3, s * 1.0, -0.6])), pronation=D(20) + D(50) * np.clip(coil, 0, 1))
     return planted(sk, pose, p.rate_hz)
 
 
@@ -103,13 +103,13 @@ def playing_badminton(p: ActivityParams, rng: np.random.Generator, sk, t_s: np.n
     overhead = rng.random() < 0.6
     p.extra["stroke"] = "overhead clears" if overhead else "forehand drives"
     if overhead:
-        keys = np.array([[0.15, s * 0.12, -0.05], [0.0, s * 0.2, 0.12], [-0.1, s * 0.18, 0.22], [0.12, s * 0.1, 0.33], [0.22, -s * 0.05, 0.0]])
+        keys = np.array([[0.15, s * 0.15, -0.08], [0.0, s * 0.28, 0.1], [-0.12, s * 0.28, 0.2], [0.12, s * 0.15, 0.36], [0.25, -s * 0.02, -0.02]])
     else:
-        keys = np.array([[0.15, s * 0.12, -0.05], [-0.05, s * 0.3, 0.02], [-0.1, s * 0.33, 0.0], [0.25, s * 0.2, 0.02], [0.2, -s * 0.1, 0.0]])
+        keys = np.array([[0.15, s * 0.15, -0.08], [-0.05, s * 0.33, 0.0], [-0.12, s * 0.35, -0.02], [0.28, s * 0.22, 0.0], [0.22, -s * 0.08, -0.02]])
     path = loop_path(ph, [0.0, 0.35, 0.55, 0.65, 0.8], keys)
-    target = blend_path(b.rest_wrist(side), _in_trunk(b, path), env)
+    target = b.from_rest(side, _in_trunk(b, path), env)
     snap = np.exp((np.cos(ph - 2 * np.pi * 0.65) - 1) / 0.03)
-    b.reach(side, target, b.trunk_dir(np.array([-0.4, s * 1.0, -0.5])), pronation=D(10) + D(70) * snap * env)
+    b.reach(side, target, b.trunk_dir(np.array([-0.3, s * 0.3, -1.0])), pronation=D(10) + D(70) * snap * env)
     other = "left" if side == "right" else "right"
     b.reach(other, b.chest(np.array([0.15, -s * 0.1, -0.05])), b.trunk_dir(np.array([0.0, -s, -1.0])), pronation=D(20))
     return planted(sk, pose, p.rate_hz)
@@ -132,7 +132,7 @@ def swinging_bat(p: ActivityParams, rng: np.random.Generator, sk, t_s: np.ndarra
     path = loop_path(ph, knots, keys)
     for hand, dy in ((side, 0.0), (lead, -s * 0.035)):
         pts = path + np.array([0.0, dy, -0.035 if hand == lead else 0.0])
-        target = blend_path(b.rest_wrist(hand), _in_trunk(b, pts), env)
+        target = b.from_rest(hand, _in_trunk(b, pts), env)
         b.reach(hand, target, b.trunk_dir(np.array([-0.3, SIDES[hand] * 0.8, -1.0])), pronation=D(40))
     return planted(sk, pose, p.rate_hz)
 
@@ -155,7 +155,7 @@ def _push_pull(p: ActivityParams, rng: np.random.Generator, sk, t_s: np.ndarray,
         near = np.array([0.12, s * 0.1, -0.08])
         far = np.array([0.38, s * 0.1, -0.05])
         pts = near + ext[:, None] * (far - near)
-        target = blend_path(b.rest_wrist(side), _in_trunk(b, pts), env)
+        target = b.from_rest(side, _in_trunk(b, pts), env)
         b.reach(side, target, b.trunk_dir(np.array([-0.5, s * 0.8, -1.0])), pronation=D(70) if push else D(20))
     return planted(sk, pose, p.rate_hz)
 

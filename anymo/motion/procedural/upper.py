@@ -44,6 +44,20 @@ class Body:
         s = SIDES[side]
         return self.shoulder(side) + self.trunk_dir(np.array([0.12, 0.12 * s, -1.0])) * 0.97 * self.arm_len(side)
 
+    def from_rest(self, side: str, target: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """Wrist path from hanging (w=0) to ``target`` (w=1) swinging round the front of the shoulder.
+
+        Direction and distance from the shoulder are interpolated separately, so the hand never
+        cuts through the shoulder on its way up (a straight line from the hip to above the head would).
+        """
+        sh = self.shoulder(side)
+        a, b = self.rest_wrist(side) - sh, target - sh
+        ra, rb = np.linalg.norm(a, axis=-1, keepdims=True), np.linalg.norm(b, axis=-1, keepdims=True)
+        w = np.asarray(w)[..., None]
+        fwd = self.trunk_dir(np.array([1.0, 0.0, 0.0]))
+        d = (1 - w) * a / ra + w * b / rb + np.sin(np.pi * np.clip(w, 0, 1)) * fwd
+        return sh + d / np.linalg.norm(d, axis=-1, keepdims=True) * ((1 - w) * ra + w * rb)
+
     def reach(self, side: str, target: np.ndarray, pole: np.ndarray, pronation: np.ndarray | float = 0.0) -> None:
         solve_arm(self.sk, self.pose, side, target, pole, pronation=pronation, rel=(self.pos, self.quat))
 
