@@ -118,6 +118,7 @@ class _Stream:
     split_len: int | None = None  # DATA notification length known to be a first part
     first_len: int | None = None  # length of the DATA notification now pending
     last_data_len: int | None = None  # length of the last DATA notification decoded on its own
+    last_part: bytes | None = None  # the continuation that completed the last split packet
 
     @property
     def stride(self) -> int:
@@ -155,8 +156,11 @@ class MovesenseDecoder(PacketDecoder):
             self.stats.bad("unknown response or reference", data)
             return []
         if code == DATA:
-            self._drop_pending(st, "continuation missing")
             payload = data[2:]
+            if st.pending_parts == 1 and payload == st.pending:  # the first part, delivered twice
+                self.stats.duplicates += 1
+                return []
+            self._drop_pending(st, "continuation missing")
             if len(payload) < TS_BYTES:
                 self.stats.bad("short", data)
                 return []
@@ -169,6 +173,9 @@ class MovesenseDecoder(PacketDecoder):
             return []
         # DATA_PART2 / DATA_PART3
         if st.pending is None:
+            if data == st.last_part:  # the continuation that completed the last packet, delivered twice
+                self.stats.duplicates += 1
+                return []
             self.stats.bad("continuation without a first part", data)
             st.split_len = st.last_data_len or st.split_len
             return []
@@ -179,7 +186,7 @@ class MovesenseDecoder(PacketDecoder):
                 self._drop_pending(st, "length")
             return []
         payload, parts = st.pending, st.pending_parts
-        st.split_len = st.first_len
+        st.split_len, st.last_part = st.first_len, data
         st.pending, st.pending_parts = None, 0
         self.stats.ignored += parts - 1
         return self._emit(st, payload, data)

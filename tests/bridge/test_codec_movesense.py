@@ -68,12 +68,23 @@ def test_imu9_split_over_data_and_data_part2_is_reassembled():
 def test_lost_continuation_and_orphan_part2_are_counted_bad():
     payload = IMU6_TWO_SAMPLES[2:] + MAG_TWO_SAMPLES
     dec = _decoder("IMU9", 104)
+    later = int(100100).to_bytes(4, "little") + payload[4:]
     dec.decode(ms.DATA_UUID, bytes([ms.DATA, 99]) + payload[:37])
-    dec.decode(ms.DATA_UUID, bytes([ms.DATA, 99]) + payload[:37])  # the first part's PART2 never came
+    dec.decode(ms.DATA_UUID, bytes([ms.DATA, 99]) + later[:37])  # the first part's PART2 never came
     assert dec.stats.bad_packets == 1 and dec.stats.reasons == {"continuation missing": 1}
-    dec.decode(ms.DATA_UUID, bytes([ms.DATA_PART2, 99]) + payload[37:])  # completes the second one
+    out = dec.decode(ms.DATA_UUID, bytes([ms.DATA_PART2, 99]) + later[37:])  # completes the second one
+    assert out[0].t_device_s[0] == pytest.approx(100.1)
     dec.decode(ms.DATA_UUID, bytes([ms.DATA_PART2, 99]) + payload[37:])  # orphan
     assert dec.stats.bad_packets == 2 and dec.stats.packets_ok == 1
+
+
+def test_duplicated_parts_of_a_split_packet_count_as_duplicates():
+    payload = IMU6_TWO_SAMPLES[2:] + MAG_TWO_SAMPLES
+    first, second = bytes([ms.DATA, 99]) + payload[:37], bytes([ms.DATA_PART2, 99]) + payload[37:]
+    dec = _decoder("IMU9", 104)
+    outs = [dec.decode(ms.DATA_UUID, d) for d in (first, first, second, second)]
+    assert [len(o) for o in outs] == [0, 0, 1, 0]
+    assert (dec.stats.duplicates, dec.stats.bad_packets, dec.stats.packets_ok, dec.stats.ignored) == (2, 0, 1, 1)
 
 
 def _with_ts(packet: bytes, ts_ms: int) -> bytes:
