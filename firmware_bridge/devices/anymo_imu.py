@@ -15,6 +15,12 @@ All multi-byte fields are little-endian. Data packet (version 1)::
 
 Scales: acc_mps2 = raw * acc_range_g * 9.80665 / 32768, gyro_rads = raw * gyro_range_dps * pi/180 / 32768,
 mag_uT = raw * 0.1.
+
+Control point (config characteristic): START ``01 sensors rate_hz:u16 acc_g gyro_dps:u16 spp`` and STOP ``02``;
+each is answered by one notification ``F0 opcode status [applied config]``; config notifications that do not
+start with F0 are not replies (ArduinoBLE echoes writes) and are ignored. seq restarts at 0 with every accepted
+START; a refused command changes nothing. The C twin of this module is
+firmware_bridge/firmware/anymo_imu/anymo_imu_packet.h (tests/bridge/test_firmware_bytes.py keeps them equal).
 """
 
 from __future__ import annotations
