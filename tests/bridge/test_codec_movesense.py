@@ -74,8 +74,8 @@ def test_lost_continuation_and_orphan_part2_are_counted_bad():
     assert dec.stats.bad_packets == 1 and dec.stats.reasons == {"continuation missing": 1}
     out = dec.decode(ms.DATA_UUID, bytes([ms.DATA_PART2, 99]) + later[37:])  # completes the second one
     assert out[0].t_device_s[0] == pytest.approx(100.1)
-    dec.decode(ms.DATA_UUID, bytes([ms.DATA_PART2, 99]) + payload[37:])  # orphan
-    assert dec.stats.bad_packets == 2 and dec.stats.packets_ok == 1
+    dec.decode(ms.DATA_UUID, bytes([ms.DATA_PART2, 99]) + payload[37:-4] + b"\x00\x00\x80\x3f")  # orphan
+    assert dec.stats.bad_packets == 2 and dec.stats.packets_ok == 1 and dec.stats.duplicates == 0
 
 
 def test_duplicated_parts_of_a_split_packet_count_as_duplicates():
