@@ -13,7 +13,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from anymo.sim.dataset import DatasetConfig, generate_dataset
+from anymo.sim.dataset import DatasetConfig, generate_dataset, prepare_out_dir
 
 
 def _default_mocap_dir() -> Path | None:
@@ -77,17 +77,19 @@ def main(argv: list[str], prog: str = "anymo simulate") -> int:
         )
         if args.workers is not None and args.workers < 1:
             raise ValueError(f"--workers must be at least 1, got {args.workers}")
-        manifest = generate_dataset(
-            cfg,
-            args.out,
-            workers=args.workers,
-            overwrite=args.overwrite,
-            progress=not args.quiet and sys.stderr.isatty(),
-            command=shlex.join([*prog.split(), *argv]),
-        )
+        prepare_out_dir(args.out, args.overwrite)
     except ValueError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
+    # past this point a ValueError is a bug, not bad input: let it show its traceback
+    manifest = generate_dataset(
+        cfg,
+        args.out,
+        workers=args.workers,
+        overwrite=True,  # checked above
+        progress=not args.quiet and sys.stderr.isatty(),
+        command=shlex.join([*prog.split(), *argv]),
+    )
     if not args.quiet:
         c = manifest["counts"]
         t = manifest["timings_s"]

@@ -14,8 +14,8 @@ worker processes. A unit is one continuous sequence:
    of the units, soft-tissue wobble - per unit, like a person wearing the devices for that stretch:
    bias, clock and mounting stay put within a recording, as on a real device;
 4. ``simulate_imu`` once for all K placements at the device's own supported rate nearest ``rate_hz``
-   (no preset streams at exactly 60 Hz: most give 52 Hz), resampled to ``rate_hz`` with the same
-   resampler the device runtime applies to real streams; then non-overlapping windows of ``window_s``.
+   (no preset streams at exactly 60 Hz: most give 52 Hz), resampled to ``rate_hz`` (anti-aliased, as the device
+   runtime resamples real streams); then non-overlapping windows of ``window_s``.
 
 Labels: a window's activity is the label segment covering most of it; ``label_purity`` (the fraction
 it covers) is stored with it. Windows are never dropped - ``hours`` is exactly what you get - so a
@@ -50,6 +50,8 @@ MAX_RATE_HZ = 1000.0
 MIN_WINDOW_SAMPLES = 8
 MARGIN_S = 1.0  # extra motion simulated past the last window (clock drift, filter edges)
 TRANSITION_CAPTION_FRAC = 0.3
+MOTION_ATTEMPTS = 5
+_MOTION_FAILURES = [0]  # sequences the generator refused in this process (reported per unit)
 
 
 @dataclass(frozen=True)
@@ -198,25 +200,58 @@ def unit_motion(cfg: DatasetConfig, rng: np.random.Generator, duration_s: float,
         clip = clips[int(rng.integers(len(clips)))]
         motion = load_deepmimic(clip, shape=shape, rate_hz=cfg.motion_rate(), duration_s=duration_s)
         return motion, f"deepmimic:{clip.stem}"
-    return generate_sequence(None, duration_s, rng, shape=shape, rate_hz=cfg.motion_rate()), "procedural"
+    for attempt in range(MOTION_ATTEMPTS):
+        try:
+            return generate_sequence(None, duration_s, rng, shape=shape, rate_hz=cfg.motion_rate()), "procedural"
+        except ValueError:  # a rare failure of the sequence blender: draw another sequence (deterministic)
+            if attempt == MOTION_ATTEMPTS - 1:
+                raise
+            _MOTION_FAILURES[0] += 1
+    raise AssertionError("unreachable")
+
+
+_PHRASE_DEFAULTS = {"arm_obj": "one arm", "shoulders": "the shoulders"}
+
+
+def phrase_without_params(template: str) -> str:
+    """An activity phrase template with its parameter slots dropped: a comma clause holding a slot
+    goes ("..., toothbrush {held}"), object slots get a neutral noun ("{arm_obj}" -> "one arm"), other
+    slots (speed, tempo, hand, ...) vanish - so the phrase claims nothing the window may not show.
+    A phrase whose slot is the object of a preposition ("in {pendulum}") cannot lose it: ""."""
+    import re
+
+    if re.search(r"\b(in|with|about|at|of|for|by|to)\s+\{(?!(?:%s)\})" % "|".join(_PHRASE_DEFAULTS), template):
+        return ""  # the slot is the object of a preposition: the phrase needs it
+    text = re.sub(r",[^,{]*\{(?!(?:%s)\})[^}]*\}[^,]*" % "|".join(_PHRASE_DEFAULTS), "", template)
+    for k, v in _PHRASE_DEFAULTS.items():
+        text = text.replace("{" + k + "}", v)
+    text = re.sub(r"\{[^}]*\}", "", text)
+    return re.sub(r"\s+([,;])", r"\1", re.sub(r"\s+", " ", text)).strip(" ,;")
+
+
+def activity_captions(activity: str) -> list[str]:
+    """Captions of a procedural activity given by id or plain-language text, built from its phrases
+    (without parameters) and the shared subjects; [] for activities the library does not know."""
+    from anymo.motion.procedural import ACTIVITIES, activity_text
+    from anymo.motion.procedural.activities import spec
+    from anymo.motion.procedural.captions import SUBJECTS
+
+    by_text = {activity_text(a): a for a in ACTIVITIES}
+    act = activity if activity in ACTIVITIES else by_text.get(activity)
+    if act is None:
+        return []
+    phrases = list(dict.fromkeys(p for p in (phrase_without_params(t) for t in spec(act).phrases) if p))
+    caps = [f"{SUBJECTS[i % len(SUBJECTS)]} {ph}." for i, ph in enumerate(phrases)]
+    caps.append(f"{SUBJECTS[len(phrases) % len(SUBJECTS)]}: {activity_text(act)}.")
+    return [c[0].upper() + c[1:] for c in caps]
 
 
 def segment_captions(motion: BodyMotion, activity: str) -> list[str]:
-    """Captions of one labelled activity of ``motion``."""
-    try:
-        from anymo.motion.procedural import activity_captions
-    except ImportError:
-        activity_captions = None
-    if activity_captions is not None:
-        try:
-            caps = list(activity_captions(activity))
-        except (KeyError, ValueError):
-            caps = []
-        if caps:
-            return caps
+    """Captions of one labelled activity of ``motion``: the motion's own captions when it holds only
+    that activity (they carry its sampled speed, hand, ...), else `activity_captions`."""
     if len({seg.activity for seg in motion.labels}) <= 1 and motion.captions:
         return list(motion.captions)
-    return [f"a person {activity}"]
+    return activity_captions(activity) or [f"A person: {activity}."]
 
 
 def window_labels(labels: list[LabelSegment], t0_s: float, t1_s: float) -> list[tuple[str, float]]:
@@ -230,29 +265,37 @@ def window_labels(labels: list[LabelSegment], t0_s: float, t1_s: float) -> list[
     return sorted(cover.items(), key=lambda kv: -kv[1])
 
 
+def activity_predicate(activity: str) -> str:
+    """A short verb phrase for an activity ("walks", "sits down on a chair"), for transition captions."""
+    try:
+        from anymo.motion.procedural import ACTIVITIES, activity_text
+        from anymo.motion.procedural.activities import spec
+    except ImportError:
+        return f"is {activity}"
+    by_text = {activity_text(a): a for a in ACTIVITIES}
+    act = activity if activity in ACTIVITIES else by_text.get(activity)
+    if act is not None:
+        for t in spec(act).phrases:
+            if phrase := phrase_without_params(t):
+                return phrase
+    return f"is {activity}"
+
+
 def window_caption(rng: np.random.Generator, motion: BodyMotion, cover: list[tuple[str, float]]) -> str:
-    """One caption of the majority activity, extended by the next one if it covers enough of the window."""
+    """One caption of the majority activity; when another activity covers at least
+    ``TRANSITION_CAPTION_FRAC`` of the window, a caption telling both in time order instead."""
     main = cover[0][0]
     caps = segment_captions(motion, main)
     caption = caps[int(rng.integers(len(caps)))]
     if len(cover) > 1 and cover[1][1] >= TRANSITION_CAPTION_FRAC:
         other = cover[1][0]
-        first_main = _first_start(motion.labels, main) <= _first_start(motion.labels, other)
-        caption = f"{caption}, then {_plain(other)}" if first_main else f"{_plain(other)}, then {caption}"
+        first, second = (main, other) if _first_start(motion.labels, main) <= _first_start(motion.labels, other) else (other, main)
+        caption = f"A person {activity_predicate(first)}, then {activity_predicate(second)}."
     return caption
 
 
 def _first_start(labels: list[LabelSegment], activity: str) -> float:
     return min(s.start_s for s in labels if s.activity == activity)
-
-
-def _plain(activity: str) -> str:
-    try:
-        from anymo.motion.procedural import ACTIVITIES, activity_text
-
-        return activity_text(activity) if activity in ACTIVITIES else activity
-    except ImportError:
-        return activity
 
 
 # ---- one work unit ---------------------------------------------------------------------------------
@@ -264,6 +307,7 @@ class UnitResult:
 
     arrays: dict[str, np.ndarray]
     timings_s: dict[str, float] = field(default_factory=dict)
+    motion_retries: int = 0  # motions the generator failed on and were drawn again
 
 
 def device_rate_hz(device: str, rate_hz: float) -> float:
@@ -275,15 +319,20 @@ def device_rate_hz(device: str, rate_hz: float) -> float:
 
 
 def to_rate(x: np.ndarray, rate_in_hz: float, rate_out_hz: float, n_out: int) -> np.ndarray:
-    """[S, T, 3] at ``rate_in_hz`` -> [S, n_out, 3] at ``rate_out_hz``, as the device pipeline resamples
-    real streams (``anymo.preprocess.resample``: anti-aliased windowed sinc)."""
+    """[S, T, 3] at ``rate_in_hz`` -> [S, n_out, 3] at ``rate_out_hz`` (sample j at j / rate_out_hz):
+    polyphase anti-aliased resampling (Kaiser-windowed sinc, like ``anymo.preprocess.resample`` that
+    the runtime applies to real streams, but ~6x faster), edges extended linearly."""
     if abs(rate_in_hz - rate_out_hz) < 1e-9:
         return x[:, :n_out]
-    from anymo.preprocess.resample import resample
+    from fractions import Fraction
 
-    s, t, _ = x.shape
-    y = resample(x.transpose(1, 0, 2).reshape(t, s * 3), rate_in_hz, rate_out_hz, n_out=n_out)
-    return y.reshape(n_out, s, 3).transpose(1, 0, 2)
+    from scipy.signal import resample_poly
+
+    ratio = Fraction(rate_out_hz / rate_in_hz).limit_denominator(1000)
+    y = resample_poly(np.asarray(x, dtype=np.float64), ratio.numerator, ratio.denominator, axis=1, padtype="line", window=("kaiser", 8.0))
+    if y.shape[1] < n_out:
+        raise ValueError(f"resampling {x.shape[1]} samples from {rate_in_hz:g} to {rate_out_hz:g} Hz gives {y.shape[1]} < {n_out}")
+    return y[:, :n_out]
 
 
 def device_choices(cfg: DatasetConfig) -> list[str]:
@@ -307,8 +356,10 @@ def simulate_unit(cfg: DatasetConfig, unit_id: int, clips: list[Path] | None = N
     n_t = cfg.samples_per_window
     clips = mocap_clips(cfg.mocap_dir) if clips is None else clips
     t = time.perf_counter()
+    failures_before = _MOTION_FAILURES[0]
     motion, source = unit_motion(cfg, rng, n_win * cfg.window_s + MARGIN_S, clips)
     t_motion = time.perf_counter() - t
+    motion_retries = _MOTION_FAILURES[0] - failures_before
     ids = draw_placements(rng, cfg.sensors_per_window, cfg.named_fraction)
     choices = device_choices(cfg)
     device = choices[int(rng.integers(len(choices)))]
@@ -350,7 +401,7 @@ def simulate_unit(cfg: DatasetConfig, unit_id: int, clips: list[Path] | None = N
         "unit_id": np.full(n_win, unit_id, dtype=np.int32),
         "window_start_s": (np.arange(n_win) * cfg.window_s).astype(np.float32),
     }
-    return UnitResult(arrays, {"motion_s": t_motion, "simulate_s": t_sim, "resample_s": t_resample})
+    return UnitResult(arrays, {"motion_s": t_motion, "simulate_s": t_sim, "resample_s": t_resample}, motion_retries)
 
 
 # ---- the whole dataset -----------------------------------------------------------------------------
@@ -446,6 +497,7 @@ def generate_dataset(
     per_activity: Counter[str] = Counter()
     per_device: Counter[str] = Counter()
     per_source: Counter[str] = Counter()
+    motion_retries = 0
     stage = Counter({"motion_s": 0.0, "simulate_s": 0.0, "resample_s": 0.0, "write_s": 0.0})
     from tqdm import tqdm
 
@@ -457,6 +509,7 @@ def generate_dataset(
             per_device.update(a["device"].tolist())
             per_source.update(a["source"].tolist())
             stage.update(res.timings_s)
+            motion_retries += res.motion_retries
             t = time.perf_counter()
             writer.add(a)
             stage["write_s"] += time.perf_counter() - t
@@ -485,6 +538,7 @@ def generate_dataset(
             "per_activity": dict(sorted(per_activity.items())),
             "per_device": dict(sorted(per_device.items())),
             "per_source": dict(sorted(per_source.items())),
+            "motion_retries": motion_retries,
         },
         "shards": entries,
         "devices": {name: {**_jsonable(resolve_hardware(name)), "stream_rate_hz": device_rate_hz(name, cfg.rate_hz)} for name in sorted(per_device)},

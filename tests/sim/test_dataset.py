@@ -1,0 +1,206 @@
+"""Simulated dataset generation: determinism, manifest/shard consistency, labels, physics, the reader."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from anymo.body.named_placements import placement_ids_for
+from anymo.body.placement_names import NAMED_PLACEMENTS
+from anymo.body.surface import N_PLACEMENTS, placement_table_from_json, reference_placements
+from anymo.data.recording import LabelSegment
+from anymo.sim.dataset import DatasetConfig, draw_placements, generate_dataset, unit_rng, window_labels
+from anymo.sim.shards import SHARD_ARRAYS, ShardFormatError, arrays_digest, load_shards, read_shard
+
+G = 9.80665
+# 0.01 h = 36 s -> 7 windows of 5 s; units of 15 s -> 3 units (3, 3, 1 windows); 3 windows per shard
+SMALL = dict(hours=0.01, sensors_per_window=4, unit_s=15.0, shard_windows=3, mocap_dir=None)
+
+
+def _arrays(directory: Path) -> list[dict[str, np.ndarray]]:
+    return list(load_shards(directory).iter_shards(verify=True))
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("ds") / "seed5"
+    return out, generate_dataset(DatasetConfig(seed=5, **SMALL), out, workers=1)
+
+
+def test_same_seed_gives_identical_arrays_with_one_or_two_workers(small, tmp_path) -> None:
+    out1, m1 = small
+    m2 = generate_dataset(DatasetConfig(seed=5, **SMALL), tmp_path / "w2", workers=2)
+    assert m2["workers"] == 2
+    for a, b in zip(_arrays(out1), _arrays(tmp_path / "w2"), strict=True):
+        for k in a:
+            assert np.array_equal(a[k], b[k]), (k, a[k].ravel()[:4], b[k].ravel()[:4])
+    assert [s["digest"] for s in m1["shards"]] == [s["digest"] for s in m2["shards"]]
+
+
+def test_same_seed_twice_and_other_seed(small, tmp_path) -> None:
+    out1, m1 = small
+    again = generate_dataset(DatasetConfig(seed=5, **SMALL), tmp_path / "again", workers=1)
+    assert [s["digest"] for s in again["shards"]] == [s["digest"] for s in m1["shards"]]
+    other = generate_dataset(DatasetConfig(seed=6, **SMALL), tmp_path / "other", workers=1)
+    a, b = _arrays(out1)[0], _arrays(tmp_path / "other")[0]
+    assert not np.array_equal(a["acc_mps2"], b["acc_mps2"])
+    assert not np.array_equal(a["placement_id"], b["placement_id"])
+    assert other["seed"] == 6
+
+
+def test_unit_generators_are_the_children_of_the_seed_sequence() -> None:
+    children = np.random.SeedSequence(11).spawn(4)
+    for u in range(4):
+        assert unit_rng(11, u).random() == np.random.default_rng(children[u]).random()
+
+
+def test_manifest_counts_match_the_files(small) -> None:
+    out, m = small
+    files = sorted(p.name for p in out.glob("shard-*.npz"))
+    assert files == [s["file"] for s in m["shards"]] == ["shard-00000.npz", "shard-00001.npz", "shard-00002.npz"]
+    arrays = _arrays(out)
+    assert [a["acc_mps2"].shape[0] for a in arrays] == [3, 3, 1]
+    assert m["counts"]["windows"] == 7 == sum(s["windows"] for s in m["shards"])
+    acts = [str(x) for a in arrays for x in a["activity"]]
+    assert m["counts"]["per_activity"] == {k: acts.count(k) for k in set(acts)}
+    devs = [str(x) for a in arrays for x in a["device"]]
+    assert m["counts"]["per_device"] == {k: devs.count(k) for k in set(devs)}
+    assert sorted(m["devices"]) == sorted(set(devs))
+    for a in arrays:
+        assert a["acc_mps2"].shape[1:] == (4, 300, 3) and a["acc_mps2"].dtype == np.float32
+        assert float(a["rate_hz"]) == 60.0
+    on_disk = json.loads((out / "manifest.json").read_text())
+    assert on_disk["args"]["seed"] == 5 and on_disk["counts"] == m["counts"]
+
+
+def test_shards_load_without_pickle_and_hold_every_documented_array(small) -> None:
+    out, _ = small
+    with np.load(out / "shard-00000.npz", allow_pickle=False) as z:
+        assert set(z.files) == set(SHARD_ARRAYS) | {"rate_hz"}
+        assert z["activity"].dtype.kind == "U" and z["caption"].dtype.kind == "U"
+
+
+def test_every_window_has_a_known_activity_and_a_caption(small) -> None:
+    from anymo.motion.procedural import ACTIVITIES, activity_text
+
+    known = set(ACTIVITIES) | {activity_text(a) for a in ACTIVITIES}
+    out, _ = small
+    for w in load_shards(out).iter_windows():
+        assert w.activity in known
+        assert w.caption.strip()
+        assert 0.5 - 1e-6 <= w.label_purity <= 1.0 + 1e-6
+
+
+def test_placements_are_distinct_and_consistent_with_the_manifest_table(small) -> None:
+    out, m = small
+    table = placement_table_from_json(m["placement_table"])
+    assert len(table) == N_PLACEMENTS
+    for a in _arrays(out):
+        for ids, segs in zip(a["placement_id"], a["segment_id"]):
+            assert len(set(ids.tolist())) == ids.size
+            assert np.array_equal(table.segment_id[table.index_of(ids)], segs)
+
+
+def test_window_signals_are_physically_plausible(small) -> None:
+    out, _ = small
+    for w in load_shards(out).iter_windows():
+        assert np.all(np.isfinite(w.acc_mps2)) and np.all(np.isfinite(w.gyro_rads))
+        # |f| averages to about g over a window of any everyday activity (1 g for still postures, a bit
+        # more for walking and running); it cannot be near 0 (free fall) or many g for 5 s
+        mean_mag = np.linalg.norm(w.acc_mps2, axis=-1).mean(axis=1)
+        assert np.all((mean_mag > 6.0) & (mean_mag < 20.0)), (w.activity, mean_mag)
+        # the mounting is a rotation
+        r = w.device_rot.astype(np.float64)
+        assert np.allclose(r @ r.transpose(0, 2, 1), np.eye(3), atol=1e-5)
+
+
+def test_still_activities_read_gravity(tmp_path) -> None:
+    """Standing still: |f| ~ g in every sample (sensor errors are a few percent at most), gyro ~ 0."""
+    from anymo.motion import procedural
+
+    still = [a for a in procedural.ACTIVITIES if a in ("standing", "standing_still", "sitting", "lying", "sitting_still")]
+    if not still:
+        pytest.skip(f"no still activity among {procedural.ACTIVITIES}")
+    from anymo.sim.dataset import simulate_unit
+
+    cfg = DatasetConfig(hours=0.003, seed=1, sensors_per_window=6, unit_s=10.0, mocap_dir=None)
+    real_generate = procedural.generate_sequence
+    try:  # one still activity for the whole unit
+        procedural.generate_sequence = lambda _acts, d, rng, **kw: procedural.generate_activity(still[0], d, rng, **kw)
+        res = simulate_unit(cfg, 0, [])
+    finally:
+        procedural.generate_sequence = real_generate
+    acc = res.arrays["acc_mps2"].astype(np.float64)
+    mag = np.linalg.norm(acc, axis=-1)
+    assert abs(np.median(mag) - G) < 0.4
+    assert np.percentile(np.linalg.norm(res.arrays["gyro_rads"], axis=-1), 50) < 0.2
+
+
+def test_draw_placements_regions_and_uniform() -> None:
+    rng = np.random.default_rng(0)
+    named = draw_placements(rng, 10, named_fraction=1.0)
+    assert len(set(named.tolist())) == 10
+    regions = {n: set(placement_ids_for(n).tolist()) for n in NAMED_PLACEMENTS}
+    assert all(any(int(i) in r for r in regions.values()) for i in named)
+    # uniform draws: with 0 named, the ids spread over the whole lattice
+    many = np.concatenate([draw_placements(rng, 50, 0.0) for _ in range(40)])
+    counts = np.bincount(reference_placements().segment_id[many], minlength=23)
+    assert (counts > 0).sum() >= 20
+    with pytest.raises(ValueError):
+        draw_placements(rng, N_PLACEMENTS + 1, 0.0)
+
+
+def test_window_labels_majority_and_purity() -> None:
+    labels = [LabelSegment("standing", 0.0, 6.0), LabelSegment("walking", 6.0, 20.0)]
+    assert window_labels(labels, 0.0, 5.0) == [("standing", 1.0)]
+    cover = window_labels(labels, 5.0, 10.0)
+    assert cover[0][0] == "walking" and cover[0][1] == pytest.approx(0.8) and cover[1] == ("standing", pytest.approx(0.2))
+
+
+@pytest.mark.parametrize(
+    "kw, words",
+    [
+        (dict(hours=-1.0), "hours"),
+        (dict(hours=0.0), "hours"),
+        (dict(hours=1.0, rate_hz=0.0), "rate_hz"),
+        (dict(hours=1.0, rate_hz=float("nan")), "rate_hz"),
+        (dict(hours=1.0, rate_hz=5000.0), "rate_hz"),
+        (dict(hours=1.0, sensors_per_window=N_PLACEMENTS + 1), "sensors_per_window"),
+        (dict(hours=1.0, sensors_per_window=0), "sensors_per_window"),
+        (dict(hours=1.0, rate_hz=50.0, window_s=5.01), "whole number"),
+        (dict(hours=1.0, device="no-such-watch"), "no-such-watch"),
+        (dict(hours=1.0, mocap_fraction=1.5), "mocap_fraction"),
+    ],
+)
+def test_config_rejects_impossible_settings(kw, words) -> None:
+    with pytest.raises(ValueError, match=words):
+        DatasetConfig(**kw)
+
+
+def test_reader_rejects_damaged_datasets(small, tmp_path) -> None:
+    out, m = small
+    with pytest.raises(ShardFormatError, match="no manifest"):
+        load_shards(tmp_path)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for s in m["shards"]:
+        (bad / s["file"]).write_bytes((out / s["file"]).read_bytes())
+    wrong = dict(m, format_version=99)
+    (bad / "manifest.json").write_text(json.dumps(wrong))
+    with pytest.raises(ShardFormatError, match="format_version"):
+        load_shards(bad)
+    (bad / "manifest.json").write_text(json.dumps(m))
+    a = read_shard(bad / "shard-00001.npz")
+    a["acc_mps2"] = a["acc_mps2"] + 1.0
+    np.savez(bad / "shard-00001.npz", **a)
+    ds = load_shards(bad)
+    ds.shard(0, verify=True)
+    assert arrays_digest(ds.shard(1)) != m["shards"][1]["digest"]
+    with pytest.raises(ShardFormatError, match="digest"):
+        ds.shard(1, verify=True)
+    (bad / "shard-00002.npz").unlink()
+    with pytest.raises(ShardFormatError, match="missing"):
+        load_shards(bad)
