@@ -149,7 +149,7 @@ async def serve(specs, adapter: str) -> int:
     async with Emulator(specs, adapter=adapter) as em:
         for addr, w in em.wearables.items():
             src = w.spec.replay if w.spec.replay is not None else "synthetic signal"
-            log.info("%s  %-20s %-22s placement=%s replay=%s", addr, w.spec.device_type, w.name, w.spec.placement, src)
+            log.info("%s  %-20s %-22s placement=%s replay=%s", addr, w.spec.device_type, w.name, w.placement, src)
         print(f"DBUS_SYSTEM_BUS_ADDRESS={em.bus_address}", flush=True)
         print(f"# {len(specs)} virtual wearable(s) ready; export the line above, then `anymo scan`. "
               "Ctrl-C stops.", file=sys.stderr, flush=True)

@@ -8,8 +8,9 @@ from the replay source at ``peripheral.rate_hz()``, stamps them with the (drifti
 them in the device's natural packet size and sends them, applying the ``FaultPlan`` and recording the
 ground truth (``Emulator.truth``).
 
-Timeline: sample ``k`` of a streaming session is taken at ``t_start + k / rate`` (host monotonic time
-mapped to ``time.time()``); a packet is sent when its last sample has been taken. The producer sleeps
+Timeline: the device samples on its own clock, so sample ``k`` of a streaming session is taken at device
+time ``t_dev_start + k / rate``, i.e. host time ``t_start + k / (rate * (1 + drift_ppm 1e-6))`` (host
+monotonic time mapped to ``time.time()``); a packet is sent when its last sample has been taken. The producer sleeps
 until that ideal instant and catches up if it wakes late, so timing never drifts with the event loop.
 Each link starts a fresh peripheral (the device resets its state when the link drops).
 """
@@ -131,6 +132,10 @@ class VirtualWearable(RemotePeer):
         self.service_data = {}
         self.mtu = int(getattr(self.peripheral, "mtu", 247))
         self.source: SampleSource = make_source(spec.replay, spec.loop, index)
+        recording = getattr(self.source, "recording", None)
+        self.placement = spec.placement
+        if spec.placement == "unknown" and recording is not None:  # informational: what the replay was worn at
+            self.placement = recording.placement
         self.faults = spec.faults
         self._rng = random.Random(spec.faults.seed)
         self._send = None
@@ -220,6 +225,7 @@ class VirtualWearable(RemotePeer):
         t0 = loop.time()
         if session < len(self.faults.disconnect_after_s):
             self._disconnect_timer = loop.call_at(t0 + self.faults.disconnect_after_s[session], self._hang_up)
+        speed = 1.0 + self.faults.clock_drift_ppm * 1e-6  # the device samples on its own (drifting) clock
         rate = p.rate_hz()
         k = 0  # samples produced in this session
         packet = 0
@@ -228,7 +234,7 @@ class VirtualWearable(RemotePeer):
                 if p.rate_hz() != rate:  # re-configured while streaming: a new timeline
                     rate, t0, k = p.rate_hz(), loop.time(), 0
                 n = samples_per_notification(p)
-                due = t0 + (k + n - 1) / rate
+                due = t0 + (k + n - 1) / (rate * speed)
                 delay = due - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
@@ -238,7 +244,7 @@ class VirtualWearable(RemotePeer):
                     log.info("%s: replay finished", self.address)
                     return
                 n = len(blk)
-                t_mono = t0 + (k + np.arange(n)) / rate
+                t_mono = t0 + (k + np.arange(n)) / (rate * speed)
                 self._emit(p, t_mono, blk, packet)
                 self.cursor += n
                 k += n

@@ -198,6 +198,10 @@ def test_device_clock_drifts_by_the_planned_ppm(emulate):
     slope = np.polyfit(truth["t_host_s"][idx] - truth["t_host_s"][0], t_dev, 1)[0]
     assert abs(slope - (1 + 800e-6)) < 2e-5, slope
     assert 1000.0 < t_dev[0] < 1010.0
+    # the device samples on its own clock: exactly 100 Hz in device time, 100.08 Hz in host time
+    one_packet = truth["packet_index"] == 1
+    np.testing.assert_allclose(np.diff(truth["t_device_s"][one_packet]), 0.01, rtol=1e-9)
+    np.testing.assert_allclose(np.diff(truth["t_host_s"][one_packet]), 0.01 / (1 + 800e-6), atol=1e-6)  # float64 at 1.8e9 s
 
 
 def test_device_disconnect_is_seen_and_reconnect_resumes_streaming(emulate):
