@@ -162,9 +162,9 @@ def walking(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.n
     lean = p.style.trunk_lean_rad + D(4.0) * froude
     step_m = p.speed_mps / (cad / 60.0)
 
-    def build(hip_scale: float) -> Pose:
-        return _gait_pose(len(t_s), phase, WALK, p, np.random.default_rng(seed), t_s, hip_scale=hip_scale, knee_scale=knee_scale,
-                          heading=heading, lean_rad=lean, pelvis_deg=(4.0 + 4 * froude, 3.0 + 2 * froude),
+    def build(hip_scale: float, n: int = len(t_s)) -> Pose:
+        return _gait_pose(n, phase[:n], WALK, p, np.random.default_rng(seed), t_s[:n], hip_scale=hip_scale, knee_scale=knee_scale,
+                          heading=heading[:n], lean_rad=lean, pelvis_deg=(4.0 + 4 * froude, 3.0 + 2 * froude),
                           arm_swing_rad=D(p.arm_swing_deg / 2), elbow_rad=(D(12.0), D(18.0) * (0.5 + froude)))
 
     seed = int(rng.integers(2**31))
@@ -173,8 +173,7 @@ def walking(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.n
     hip_scale = 1.0
     n_cal = min(len(t_s), int(3 * p.rate_hz / f_stride[0]))
     for _ in range(2):
-        pose = build(hip_scale)
-        cal = pose.local[:n_cal]
+        cal = build(hip_scale, n_cal).local
         root = plant_root(sk, *fk_rel(sk, cal), p.rate_hz, stance=stance[:n_cal])
         moved = np.linalg.norm(root[-1, :2] - root[0, :2]) / (t_s[n_cal - 1] - t_s[0] + 1e-9)
         hip_scale *= float(np.clip(p.speed_mps / max(moved, 1e-3), 0.7, 1.5))
@@ -199,9 +198,9 @@ def _bouncing(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np
     p.arm_swing_deg = arm_swing_deg
     seed = int(rng.integers(2**31))
 
-    def build(scale: float) -> Pose:
-        return _gait_pose(len(t_s), phase, curves, p, np.random.default_rng(seed), t_s, hip_scale=scale, knee_scale=knee_scale,
-                          heading=heading, lean_rad=lean_rad, pelvis_deg=(6.0, 4.0), arm_swing_rad=D(arm_swing_deg / 2),
+    def build(scale: float, n: int = len(t_s)) -> Pose:
+        return _gait_pose(n, phase[:n], curves, p, np.random.default_rng(seed), t_s[:n], hip_scale=scale, knee_scale=knee_scale,
+                          heading=heading[:n], lean_rad=lean_rad, pelvis_deg=(6.0, 4.0), arm_swing_rad=D(arm_swing_deg / 2),
                           elbow_rad=(D(elbow_deg[0]), D(elbow_deg[1])))
 
     if not p.in_place:
@@ -209,7 +208,7 @@ def _bouncing(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np
         stance = stance_weights(phase, contact_frac / 2, sharpness=0.05)
         n_cal = min(len(t_s), int(2 * p.rate_hz / f_stride[0]))
         for _ in range(2):
-            rel = fk_rel(sk, build(hip_scale).local[:n_cal])
+            rel = fk_rel(sk, build(hip_scale, n_cal).local)
             ball = foot_contacts_m(sk, *rel)[:, [1, 4], :2]  # balls of the right and left foot
             v_ball = np.gradient(ball, 1.0 / p.rate_hz, axis=0)
             fwd = np.stack([np.cos(heading[:n_cal]), np.sin(heading[:n_cal])], -1)

@@ -10,6 +10,7 @@ from anymo.motion.base import BodyMotion
 from anymo.motion.procedural.activities import spec
 from anymo.motion.procedural.captions import make_captions
 from anymo.motion.procedural.params import ActivityParams, Style, random_body_shape, random_style
+from anymo.motion.procedural.pose import fast_fk
 
 
 def _check(duration_s: float, rate_hz: float) -> None:
@@ -47,6 +48,8 @@ def render_clip(activity: str, duration_s: float, rng: np.random.Generator, *, s
     n = int(round(duration_s * rate_hz)) + 1
     t_s = np.arange(n) / rate_hz
     local, root = sp.render(p, rng, sk, t_s)
+    if not (np.all(np.isfinite(local)) and np.all(np.isfinite(root))):  # pragma: no cover - a generator bug
+        raise RuntimeError(f"generating {activity} produced non-finite values")
     return local, root, p
 
 
@@ -61,8 +64,10 @@ def generate_with_params(activity: str, duration_s: float, rng: np.random.Genera
     local, root, p = render_clip(activity, duration_s, rng, shape=shape, rate_hz=rate_hz, posture=posture, style=style, hand=hand)
     sp = spec(activity)
     t_end = (local.shape[0] - 1) / rate_hz
-    motion = BodyMotion.from_local(
-        make_skeleton(p.shape), rate_hz, root, local,
+    sk = make_skeleton(p.shape)
+    pos, quat = fast_fk(sk, root, local)
+    motion = BodyMotion(
+        skeleton=sk, rate_hz=rate_hz, pos_m=pos, quat_wxyz=quat,
         labels=[LabelSegment(sp.text, 0.0, float(t_end))],
         captions=make_captions(sp, p, rng),
         source=f"procedural:{activity}",

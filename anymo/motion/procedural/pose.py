@@ -11,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from anymo.body.kinematics import forward_kinematics
-from anymo.body.skeleton import N_SEGMENTS, SEGMENT_INDEX, Skeleton
+from anymo.body.skeleton import N_SEGMENTS, PARENTS, SEGMENT_INDEX, Skeleton
 from anymo.geometry.rotations import quat_from_axis_angle, quat_make_continuous, quat_mul, quat_rotate
 
 EX, EY, EZ = np.eye(3)
@@ -166,6 +165,44 @@ def plant_root(skeleton: Skeleton, rel_pos: np.ndarray, quat: np.ndarray, rate_h
     return np.concatenate([xy, z[:, None]], axis=1)
 
 
+def _qmul(a: tuple, b: tuple) -> tuple:
+    aw, ax, ay, az = a
+    bw, bx, by, bz = b
+    return (aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw)
+
+
+def _qrot(q: tuple, v: np.ndarray) -> tuple:
+    """Rotate a constant vector v [3] by quaternions given as components."""
+    w, x, y, z = q
+    vx, vy, vz = (float(c) for c in v)
+    tx, ty, tz = 2 * (y * vz - z * vy), 2 * (z * vx - x * vz), 2 * (x * vy - y * vx)
+    return (vx + w * tx + (y * tz - z * ty), vy + w * ty + (z * tx - x * tz), vz + w * tz + (x * ty - y * tx))
+
+
+def fast_fk(skeleton: Skeleton, root_pos_m: np.ndarray, local: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`anymo.body.kinematics.forward_kinematics` on component arrays (several times faster for long T).
+
+    Same result: world positions [T, 23, 3] and orientations [T, 23, 4] (wxyz). ``local`` must hold
+    unit quaternions.
+    """
+    comp = np.ascontiguousarray(np.moveaxis(np.asarray(local, dtype=np.float64), -1, 0))  # [4, T, 23]
+    n_t = comp.shape[1]
+    pos = np.empty((N_SEGMENTS, 3, n_t))
+    quat = np.empty((N_SEGMENTS, 4, n_t))
+    for i, p in enumerate(PARENTS):
+        q_local = tuple(np.ascontiguousarray(comp[k, :, i]) for k in range(4))
+        if p < 0:
+            quat[i] = q_local
+            pos[i] = np.asarray(root_pos_m, dtype=np.float64).T
+        else:
+            qp = tuple(quat[p, k] for k in range(4))
+            quat[i] = _qmul(qp, q_local)
+            off = _qrot(qp, skeleton.offset_m[i])
+            pos[i] = pos[p] + np.stack(off)
+    return np.transpose(pos, (2, 0, 1)), np.transpose(quat, (2, 0, 1))
+
+
 def fk_rel(skeleton: Skeleton, local: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Forward kinematics with the root at the origin."""
-    return forward_kinematics(skeleton, np.zeros((local.shape[0], 3)), local)
+    return fast_fk(skeleton, np.zeros((local.shape[0], 3)), local)

@@ -18,7 +18,7 @@ from anymo.motion.procedural.activities import ACTIVITIES, STAND, TRANSITIONS, s
 from anymo.motion.procedural.captions import SUBJECTS, predicate
 from anymo.motion.procedural.generate import _check, render_clip
 from anymo.motion.procedural.params import random_body_shape, random_style
-
+from anymo.motion.procedural.pose import fast_fk
 from anymo.motion.procedural.signals import smoothstep
 
 TRANSITION_S = {"stand_to_sit": (3.0, 4.5), "sit_to_stand": (3.0, 4.5), "lying_down": (8.0, 11.0), "getting_up": (8.0, 11.0)}
@@ -45,8 +45,12 @@ def _twist_z(q: np.ndarray) -> float:
     return float(2.0 * np.arctan2(q[3], q[0]))
 
 
-def _blend(out_local, out_root, local, root, n_overlap: int, rate_hz: float):
-    """Append a clip to the running sequence, blending over its last ``n_overlap`` frames."""
+def _blend(out_local, out_root, local, root, n_overlap: int):
+    """Blend a new clip into the last one over ``n_overlap`` frames.
+
+    Returns the finished frames of the last clip (before the overlap) and the new clip, turned,
+    moved and blended, which becomes the last clip.
+    """
     a = out_local.shape[0] - n_overlap
     # turn the new clip about z so its first pelvis heading continues the old one
     rel = quat_mul(out_local[a, 0], quat_conj(local[0, 0]))
@@ -63,13 +67,12 @@ def _blend(out_local, out_root, local, root, n_overlap: int, rate_hz: float):
     v = (1 - w)[:, None] * v_prev + w[:, None] * v_next
     xy_blend = out_root[a, :2] + np.concatenate([[[0.0, 0.0]], np.cumsum(0.5 * (v[1:] + v[:-1]), axis=0)])
     xy_rest = xy[n_overlap:] - xy[n_overlap - 1] + xy_blend[-1]
-    new_local = np.concatenate([out_local[:a], q_blend, local[n_overlap:]], axis=0)
+    new_local = np.concatenate([q_blend, local[n_overlap:]], axis=0)
     new_root = np.concatenate([
-        out_root[:a],
         np.concatenate([xy_blend, z_blend[:, None]], axis=1),
         np.concatenate([xy_rest, root[n_overlap:, 2:]], axis=1),
     ])  # fmt: skip
-    return new_local, new_root
+    return (out_local[:a], out_root[:a]), (new_local, new_root)
 
 
 def _durations(plan, duration_s, rng, segment_s, explicit: bool) -> list[float]:
@@ -116,30 +119,41 @@ def generate_sequence(activities: list[str] | None, duration_s: float, rng: np.r
     # make the steps add up to exactly duration_s
     durs[-1] = max(durs[-1] + duration_s - sum(durs), 1.0)
     overlaps = [float(rng.uniform(0.5, 1.5)) for _ in plan]
-    out_local = out_root = None
+    n_total = int(round(duration_s * rate_hz)) + 1
+    done: list[tuple[np.ndarray, np.ndarray]] = []
+    n_done = 0
+    cur = None
     labels, preds = [], []
-    t0 = 0.0
+    t0, prev_ov = 0.0, 0.0
     for k, ((act, posture), d) in enumerate(zip(plan, durs)):
         last = k == len(plan) - 1
         ov = 0.0 if last else min(overlaps[k], 0.4 * d)
+        n_prev_ov = int(round(prev_ov * rate_hz)) + 1 if k else 0
+        clip_s = d + ov
+        if last:  # exactly the frames still missing
+            clip_s = (n_total - n_done - (len(cur[0]) if cur else 0) + n_prev_ov - 1) / rate_hz
         posture_arg = posture if posture in spec(act).postures and len(spec(act).postures) > 1 else None
-        local, root, p = render_clip(act, max(d + ov, 1.0), rng, shape=shape, rate_hz=rate_hz, posture=posture_arg,
+        local, root, p = render_clip(act, max(clip_s, 1.0), rng, shape=shape, rate_hz=rate_hz, posture=posture_arg,
                                      style=style, hand=hand)
-        local = quat_make_continuous(local, axis=0)
-        if out_local is None:
-            out_local, out_root = local, root
+        if cur is None:
+            cur = (local, root)
         else:
-            n_ov = int(round(prev_ov * rate_hz)) + 1
-            out_local, out_root = _blend(out_local, out_root, local, root, n_ov, rate_hz)
+            head, cur = _blend(cur[0], cur[1], local, root, n_prev_ov)
+            done.append(head)
+            n_done += len(head[0])
         start = t0 if k == 0 else t0 + 0.5 * prev_ov
         t0 += d
-        end = t0 + 0.5 * ov if not last else (out_local.shape[0] - 1) / rate_hz
+        end = t0 + 0.5 * ov if not last else (n_done + len(cur[0]) - 1) / rate_hz
         labels.append(LabelSegment(spec(act).text, float(start), float(end)))
         preds.append(predicate(spec(act), p, rng, spec(act).phrases[int(rng.integers(len(spec(act).phrases)))]))
         prev_ov = ov
+    done.append(cur)
+    local = quat_make_continuous(np.concatenate([d[0] for d in done]), axis=0)
+    root = np.concatenate([d[1] for d in done])
     sk = make_skeleton(shape)
-    return BodyMotion.from_local(sk, rate_hz, out_root, quat_make_continuous(out_local, axis=0), labels=labels,
-                                 captions=_story(preds, rng), source="procedural:sequence")
+    pos, quat = fast_fk(sk, root, local)
+    return BodyMotion(skeleton=sk, rate_hz=rate_hz, pos_m=pos, quat_wxyz=quat, labels=labels,
+                      captions=_story(preds, rng), source="procedural:sequence")
 
 
 def _story(preds: list[str], rng: np.random.Generator) -> list[str]:
