@@ -19,6 +19,7 @@ class Body:
         self.pos, self.quat = fk_rel(sk, pose.local)
         self.face = face_points(sk, self.pos, self.quat)
         self.h = sk.shape.height_m
+        self.rest_w: dict[str, np.ndarray] = {}  # per side: how far the hand is from hanging (see from_rest)
 
     def chest(self, offset_h: np.ndarray) -> np.ndarray:
         """Points [T, 3] at an offset from T8 given in the T8 frame, in units of body height."""
@@ -50,6 +51,7 @@ class Body:
         Direction and distance from the shoulder are interpolated separately, so the hand never
         cuts through the shoulder on its way up (a straight line from the hip to above the head would).
         """
+        self.rest_w[side] = np.asarray(w, dtype=np.float64)
         sh = self.shoulder(side)
         a, b = self.rest_wrist(side) - sh, target - sh
         ra, rb = np.linalg.norm(a, axis=-1, keepdims=True), np.linalg.norm(b, axis=-1, keepdims=True)
@@ -59,6 +61,11 @@ class Body:
         return sh + d / np.linalg.norm(d, axis=-1, keepdims=True) * ((1 - w) * ra + w * rb)
 
     def reach(self, side: str, target: np.ndarray, pole: np.ndarray, pronation: np.ndarray | float = 0.0) -> None:
+        """IK of one arm. After `from_rest`, the elbow hint starts from a hanging arm's (back and out)."""
+        if side in self.rest_w:
+            rest_pole = self.trunk_dir(np.array([-1.0, 0.5 * SIDES[side], 0.0]))
+            w = self.rest_w[side][..., None]
+            pole = (1 - w) * rest_pole + w * pole / np.linalg.norm(pole, axis=-1, keepdims=True)
         solve_arm(self.sk, self.pose, side, target, pole, pronation=pronation, rel=(self.pos, self.quat))
 
 
