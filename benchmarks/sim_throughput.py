@@ -104,9 +104,11 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(tmp) / "ds"
         cmd = ["--out", str(out), "--hours", f"{args.hours:g}", "--seed", "0", "--sensors-per-window", str(args.sensors),
                "--rate-hz", f"{args.rate_hz:g}", "--workers", str(args.workers), "--quiet"]  # fmt: skip
+        load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
         t0 = time.perf_counter()
         code = simulate(cmd, "anymo simulate")
         wall_s = time.perf_counter() - t0
+        load_after = os.getloadavg() if hasattr(os, "getloadavg") else None
         if code != 0:
             print(f"anymo simulate failed with exit code {code}", file=sys.stderr)
             return code
@@ -123,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "anymo simulate " + shlex.join(cmd).replace(str(out), "DIR"),
         "benchmark": "python benchmarks/sim_throughput.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
         "machine": machine(),
+        "load_average_1_5_15_before_after": [load_before, load_after],  # other jobs on the box slow it down
         "target": "1 h of 60 Hz signals at 23 placements in < 60 s on 2 cores",
         "wall_s": round(wall_s, 2),
         "meets_target": bool(wall_s < 60.0 * args.hours) if args.sensors >= 23 and args.workers <= 2 else None,

@@ -443,8 +443,19 @@ def _run_units(cfg: DatasetConfig, workers: int, clips: list[Path]):
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")  # no fork: safe with threads (tqdm, BLAS) on every OS
-    with ProcessPoolExecutor(max_workers=min(workers, cfg.n_units), mp_context=ctx) as ex:
-        yield from ex.map(simulate_unit, repeat(cfg), range(cfg.n_units), repeat(clips))
+    # one BLAS/OpenMP thread per worker process (the processes are the parallelism), unless set by the user
+    single = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS") if k not in os.environ}
+    os.environ.update(single)
+    try:
+        with ProcessPoolExecutor(max_workers=min(workers, cfg.n_units), mp_context=ctx) as ex:
+            results = ex.map(simulate_unit, repeat(cfg), range(cfg.n_units), repeat(clips))
+            for k in single:  # the workers have started with it; restore this process's environment
+                os.environ.pop(k, None)
+            single = {}
+            yield from results
+    finally:
+        for k in single:
+            os.environ.pop(k, None)
 
 
 def _jsonable(x):
