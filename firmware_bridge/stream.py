@@ -255,6 +255,108 @@ class DeviceStream:
             self.recorder.add_event(self.address, event, time.time(), **info)
 
 
+class SensorJoiner:
+    """A consumer that turns a device's separate "acc" and "gyro" streams (Polar PMD) into "imu" blocks.
+
+    Wrap the real consumer: ``session.add_consumer(SensorJoiner(windower_push))``. "imu" blocks pass through.
+    Accelerometer samples are held until the gyroscope sample with the same device time arrives and are then
+    delivered together; accelerometer samples whose gyroscope frame was lost (older than the newest gyroscope
+    sample, unmatched) are delivered with NaN gyro when ``keep_unmatched`` else dropped. A device that sends no
+    gyro blocks within ``max_hold_s`` passes its accelerometer through (gyro None). Magnetometer blocks are
+    ignored.
+    """
+
+    def __init__(self, on_samples: SamplesCallback, tol_s: float = 1e-5, keep_unmatched: bool = False,
+                 max_hold_s: float = 1.0) -> None:
+        self.on_samples = on_samples
+        self.tol_s = tol_s
+        self.max_hold_s = max_hold_s  # an accelerometer sample waits at most this long for its gyroscope sample
+        self.keep_unmatched = keep_unmatched
+        self._acc: dict[str, list[StreamBlock]] = {}
+        self._gyro: dict[str, list[StreamBlock]] = {}
+        self._has_gyro: set[str] = set()
+        self._acc_only: set[str] = set()
+
+    def __call__(self, address: str, block: StreamBlock) -> None:
+        if block.sensor == "imu":
+            self.on_samples(address, block)
+        elif block.sensor == "acc" and block.acc_mps2 is not None:
+            if address in self._acc_only:
+                self.on_samples(address, _as_imu(block))
+                return
+            self._acc.setdefault(address, []).append(block)
+            if address in self._has_gyro:
+                self._join(address)
+                return
+            a = _concat(self._acc[address])
+            if a.t_host_s[-1] - a.t_host_s[0] > self.max_hold_s:  # no gyro stream after all: pass acc through
+                self._acc_only.add(address)
+                self._acc[address] = []
+                self.on_samples(address, _as_imu(a))
+        elif block.sensor == "gyro" and block.gyro_rads is not None:
+            self._has_gyro.add(address)
+            self._acc_only.discard(address)
+            self._gyro.setdefault(address, []).append(block)
+            self._join(address)
+
+    def _join(self, address: str) -> None:
+        accs, gyros = self._acc.get(address), self._gyro.get(address)
+        if not accs or not gyros:
+            return
+        a = _concat(accs)
+        g = _concat(gyros)
+        if a.epoch != g.epoch:  # a device clock restart: nothing from the old epoch will match any more
+            keep = a if a.epoch > g.epoch else g
+            (self._acc if keep is a else self._gyro)[address] = [keep]
+            (self._gyro if keep is a else self._acc)[address] = []
+            return
+        j = np.clip(np.searchsorted(g.t_device_s, a.t_device_s), 1, max(1, len(g) - 1)) if len(g) > 1 else \
+            np.zeros(len(a), dtype=np.int64)
+        if len(g) > 1:
+            j = np.where(np.abs(g.t_device_s[j - 1] - a.t_device_s) < np.abs(g.t_device_s[j] - a.t_device_s), j - 1, j)
+        matched = np.abs(g.t_device_s[j] - a.t_device_s) <= self.tol_s
+        settled = matched | (a.t_device_s < g.t_device_s[-1] - self.tol_s)  # unmatched and older: gyro lost
+        settled |= a.t_host_s < a.t_host_s[-1] - self.max_hold_s  # the gyro stream stalled
+        n = int(np.argmin(settled)) if not settled.all() else len(a)  # deliver the settled prefix, in order
+        if n:
+            sel = slice(0, n)
+            ok = matched[:n] if not self.keep_unmatched else np.ones(n, bool)
+            if ok.any():
+                gyro = np.where(matched[:n, None], g.gyro_rads[j[:n]], np.nan)[ok]
+                self.on_samples(address, StreamBlock(
+                    a.address, a.device_type, a.placement, "imu", a.t_host_s[sel][ok], a.t_device_s[sel][ok],
+                    a.acc_mps2[sel][ok], gyro, None, a.epoch, a.t_arrival_s))
+        self._acc[address] = [_slice(a, n)] if n < len(a) else []
+        used = int(np.searchsorted(g.t_device_s, a.t_device_s[n - 1] + self.tol_s, side="right")) if n else 0
+        self._gyro[address] = [_slice(g, used)] if used < len(g) else []
+
+
+def _as_imu(b: StreamBlock) -> StreamBlock:
+    return StreamBlock(b.address, b.device_type, b.placement, "imu", b.t_host_s, b.t_device_s, b.acc_mps2, None,
+                       None, b.epoch, b.t_arrival_s)
+
+
+def _concat(blocks: list[StreamBlock]) -> StreamBlock:
+    if len(blocks) == 1:
+        return blocks[0]
+    b0 = blocks[-1]
+
+    def cat(name: str):
+        parts = [getattr(b, name) for b in blocks]
+        return None if any(p is None for p in parts) else np.concatenate(parts)
+
+    return StreamBlock(b0.address, b0.device_type, b0.placement, b0.sensor, cat("t_host_s"), cat("t_device_s"),
+                       cat("acc_mps2"), cat("gyro_rads"), cat("mag_uT"), b0.epoch, b0.t_arrival_s)
+
+
+def _slice(b: StreamBlock, start: int) -> StreamBlock:
+    def cut(x):
+        return None if x is None else x[start:]
+
+    return StreamBlock(b.address, b.device_type, b.placement, b.sensor, b.t_host_s[start:], b.t_device_s[start:],
+                       cut(b.acc_mps2), cut(b.gyro_rads), cut(b.mag_uT), b.epoch, b.t_arrival_s)
+
+
 async def replay_recording(path: str | Path, speed: float = 1.0, remap_clock: bool = False
                            ) -> AsyncIterator[StreamBlock]:
     """Play a bridge recording back as ``StreamBlock``s (one per recorded chunk), paced by its host times.

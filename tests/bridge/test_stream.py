@@ -113,6 +113,43 @@ def test_polar_acc_and_gyro_streams_and_timestamp_gaps() -> None:
     assert stream.stats.rate_hz == pytest.approx(52.0, abs=0.1)
 
 
+def test_sensor_joiner_pairs_polar_acc_and_gyro_on_their_sample_times() -> None:
+    from firmware_bridge.stream import SensorJoiner
+
+    dev = FakeDevice("polar-verity", 52.0, drift_ppm=30.0, offset_s=8.1e8, seed=6, samples_per_frame=13)
+    joined: list[StreamBlock] = []
+    stream = DeviceStream("A0:9E:1A:00:00:02", "polar-verity", consumers=[SensorJoiner(lambda a, b: joined.append(b))])
+    asyncio.run(dev.connect(stream))
+    t_dev = []
+    for k in range(30):  # per burst of 52 samples: ACC frames are notifications 0..3, GYRO frames 4..7
+        t_dev.append(dev.produce(stream, 52, drop={1} if k == 7 else {6} if k == 20 else set())[1])
+    t_dev = np.concatenate(t_dev)
+    assert {b.sensor for b in joined} == {"imu"}
+    got = np.concatenate([b.t_device_s for b in joined])
+    # every instant with both an acc and a gyro sample, once and in order; the two lost frames' instants are not
+    assert len(got) == len(t_dev) - 2 * 13
+    assert np.all(np.diff(got) > 0)
+    _match(t_dev, got)
+    acc = np.concatenate([b.acc_mps2 for b in joined])
+    gyro = np.concatenate([b.gyro_rads for b in joined])
+    np.testing.assert_allclose(gyro, 0.1 * acc, atol=0.01)  # the emulated gyro is 0.1 x acc at the same instant
+
+
+def test_sensor_joiner_passes_an_acc_only_device_through_after_max_hold() -> None:
+    from firmware_bridge.stream import SensorJoiner
+
+    dev = FakeDevice("polar-h10", 100.0, drift_ppm=0.0, offset_s=8.1e8, seed=7, samples_per_frame=20)
+    joined: list[StreamBlock] = []
+    stream = DeviceStream("A0:9E:1A:00:00:03", "polar-h10", consumers=[SensorJoiner(lambda a, b: joined.append(b),
+                                                                                     max_hold_s=0.5)])
+    asyncio.run(dev.connect(stream))
+    for _ in range(20):
+        dev.produce(stream, 20)
+    got = np.concatenate([b.t_device_s for b in joined])
+    assert len(got) == 400 and np.all(np.diff(got) > 0)  # held for 0.5 s at the start, then passed through
+    assert all(b.sensor == "imu" and b.gyro_rads is None for b in joined)
+
+
 def test_recorded_stream_reads_back_and_replays(tmp_path: Path) -> None:
     path = tmp_path / "s.anymorec"
     meta = DeviceMeta("AA:4D:00:00:00:01", "anymo-imu", "left_wrist")
