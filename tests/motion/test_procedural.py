@@ -281,6 +281,20 @@ def test_random_sequence_fills_the_duration() -> None:
     assert np.abs(np.diff(m.pos_m[:, I["Pelvis"]], axis=0)).max() * RATE_HZ < 12.0
 
 
+@pytest.mark.parametrize("duration_s", [3.0, 7.0, 16.0])
+def test_random_sequences_of_any_length_are_exact(duration_s: float) -> None:
+    for seed in range(6):
+        m = generate_sequence(None, duration_s, np.random.default_rng(seed), rate_hz=30.0)
+        assert m.n_frames == int(duration_s * 30) + 1
+        assert m.labels[0].start_s == 0.0 and m.labels[-1].end_s == pytest.approx(m.duration_s)
+        assert np.all(np.isfinite(m.pos_m))
+
+
+def test_explicit_sequence_too_short_says_how_long_it_must_be() -> None:
+    with pytest.raises(ValueError, match="at least .* s"):
+        generate_sequence(["walking", "lying", "walking"], 10.0, np.random.default_rng(0))
+
+
 # --- speed (run with -m benchmark) -----------------------------------------------------------
 
 @pytest.mark.benchmark

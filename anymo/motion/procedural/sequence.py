@@ -75,14 +75,25 @@ def _blend(out_local, out_root, local, root, n_overlap: int):
     return (out_local[:a], out_root[:a]), (new_local, new_root)
 
 
-def _durations(plan, duration_s, rng, segment_s, explicit: bool) -> list[float]:
-    fixed = [rng.uniform(*TRANSITION_S[a]) if a in TRANSITION_S and explicit else None for a, _ in plan]
-    free = [i for i, d in enumerate(fixed) if d is None]
-    if explicit:
-        left = duration_s - sum(d for d in fixed if d is not None)
-        share = max(left / max(len(free), 1), 2.0)
-        return [d if d is not None else share for d in fixed]
-    return [rng.uniform(*TRANSITION_S[a]) if a in TRANSITION_S else rng.uniform(*segment_s) for a, _ in plan]
+MIN_STEP_S = {"stand_to_sit": 2.5, "sit_to_stand": 2.5, "lying_down": 6.0, "getting_up": 6.0}
+
+
+def _fit_to_duration(plan: list, durs: list[float], duration_s: float) -> tuple[list, list[float]]:
+    """Keep the steps that fit into ``duration_s``; the last one takes exactly the time left.
+
+    A last step too short to show its activity (a transition needs its movement time) is dropped
+    and the step before it lasts longer instead.
+    """
+    plan, durs = list(plan), list(durs)
+    cum = np.cumsum(durs)
+    keep = min(int(np.searchsorted(cum, duration_s)) + 1, len(plan))
+    plan, durs = plan[:keep], durs[:keep]
+    while True:
+        before = float(sum(durs[:-1]))
+        durs[-1] = duration_s - before
+        if len(plan) == 1 or durs[-1] >= MIN_STEP_S.get(plan[-1][0], 1.5):
+            return plan, durs
+        plan, durs = plan[:-1], durs[:-1]
 
 
 def generate_sequence(activities: list[str] | None, duration_s: float, rng: np.random.Generator, *,
@@ -102,23 +113,28 @@ def generate_sequence(activities: list[str] | None, duration_s: float, rng: np.r
     if activities is None:
         pool = [a for a in ACTIVITIES if spec(a).kind != "transition"]
         chosen: list[str] = []
-        while sum(np.mean(segment_s) for _ in chosen) < duration_s:
+        while len(chosen) * segment_s[0] < duration_s:
             chosen.append(str(rng.choice(pool)))
         plan = plan_sequence(chosen, STAND)
-        durs = _durations(plan, duration_s, rng, segment_s, explicit=False)
-        keep = int(np.searchsorted(np.cumsum(durs), duration_s)) + 1
-        plan, durs = plan[:keep], durs[:keep]
+        durs = [rng.uniform(*TRANSITION_S[a]) if a in TRANSITION_S else rng.uniform(*segment_s) for a, _ in plan]
+        plan, durs = _fit_to_duration(plan, durs, duration_s)
     else:
         if len(activities) == 0:
             raise ValueError("activities must name at least one activity (or be None for a random sequence)")
         for a in activities:
             spec(a)
-        first = spec(activities[0])
-        plan = plan_sequence(list(activities), first.start_posture())
-        durs = _durations(plan, duration_s, rng, segment_s, explicit=True)
-    # make the steps add up to exactly duration_s
-    durs[-1] = max(durs[-1] + duration_s - sum(durs), 1.0)
-    overlaps = [float(rng.uniform(0.5, 1.5)) for _ in plan]
+        plan = plan_sequence(list(activities), spec(activities[0]).start_posture())
+        fixed = [rng.uniform(*TRANSITION_S[a]) if a in TRANSITION_S else None for a, _ in plan]
+        n_free = sum(d is None for d in fixed)
+        share = (duration_s - sum(d for d in fixed if d is not None)) / max(n_free, 1)
+        if share < 2.0:
+            need = sum(d for d in fixed if d is not None) + 2.0 * n_free
+            raise ValueError(f"{duration_s} s is too short for {[a for a, _ in plan]} (with the transitions they need); "
+                             f"give at least {need:.0f} s or fewer activities")
+        durs = [d if d is not None else share for d in fixed]
+        durs[-1] = duration_s - sum(durs[:-1])
+    # each overlap fits in both clips it joins (at most 40 % of either)
+    overlaps = [min(float(rng.uniform(0.5, 1.5)), 0.4 * d, 0.4 * d_next) for d, d_next in zip(durs, durs[1:] + [np.inf])]
     n_total = int(round(duration_s * rate_hz)) + 1
     done: list[tuple[np.ndarray, np.ndarray]] = []
     n_done = 0
@@ -127,13 +143,13 @@ def generate_sequence(activities: list[str] | None, duration_s: float, rng: np.r
     t0, prev_ov = 0.0, 0.0
     for k, ((act, posture), d) in enumerate(zip(plan, durs)):
         last = k == len(plan) - 1
-        ov = 0.0 if last else min(overlaps[k], 0.4 * d)
+        ov = 0.0 if last else overlaps[k]
         n_prev_ov = int(round(prev_ov * rate_hz)) + 1 if k else 0
         clip_s = d + ov
         if last:  # exactly the frames still missing
             clip_s = (n_total - n_done - (len(cur[0]) if cur else 0) + n_prev_ov - 1) / rate_hz
         posture_arg = posture if posture in spec(act).postures and len(spec(act).postures) > 1 else None
-        local, root, p = render_clip(act, max(clip_s, 1.0), rng, shape=shape, rate_hz=rate_hz, posture=posture_arg,
+        local, root, p = render_clip(act, clip_s, rng, shape=shape, rate_hz=rate_hz, posture=posture_arg,
                                      style=style, hand=hand)
         if cur is None:
             cur = (local, root)
