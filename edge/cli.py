@@ -11,6 +11,8 @@ import sys
 
 # name -> (module, one-line help). Keep alphabetical within each group.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    # the runtime (edge/)
+    "demo": ("edge.demo", "emulated wearables replay real recordings -> BLE bridge -> live windows; plus a small simulated set"),
     # the method (anymo/)
     "simulate": ("anymo.sim.cli", "write shards of simulated IMU windows (acc_mps2, gyro_rads) with captions"),
     "placements": ("anymo.body.cli", "list the body-surface placements and the named placements"),

@@ -84,24 +84,40 @@ class LiveWindower:
             raise ValueError(f"min_coverage must be in (0, 1], got {min_coverage}")
         self.devices = list(devices)
         self._buf = {d: _Buffer(float(r)) for d, r in devices.items()}
+        self._gyro_buf: dict[str, _Buffer] = {}  # devices whose gyroscope arrives as its own stream (Polar PMD)
         self.window_s, self.hop_s, self.rate_hz = float(window_s), float(hop_s), float(rate_hz)
         self.min_coverage, self.max_wait_s, self.max_interp_gap_s = min_coverage, max_wait_s, max_interp_gap_s
         self.n_len = int(round(self.window_s * self.rate_hz))
         self._next_end: float | None = None
         self.windows_emitted = 0
 
-    def push(self, device: str, t_host_s: np.ndarray, acc_mps2: np.ndarray, gyro_rads: np.ndarray | None = None) -> None:
-        """Add a block of samples (host times strictly increasing within and across blocks of one device)."""
+    def push(self, device: str, t_host_s: np.ndarray, acc_mps2: np.ndarray | None,
+             gyro_rads: np.ndarray | None = None, gyro_rate_hz: float | None = None) -> None:
+        """Add a block of samples (host times strictly increasing within and across blocks of one stream).
+
+        ``acc_mps2=None`` with ``gyro_rads`` given adds to the device's separate gyroscope stream (devices
+        that send each sensor in its own frames, at ``gyro_rate_hz`` — default: the device's rate).
+        """
         if device not in self._buf:
             raise KeyError(f"unknown device {device!r}; the windower was set up for {self.devices}")
         t = np.asarray(t_host_s, dtype=np.float64).reshape(-1)
-        acc = np.asarray(acc_mps2, dtype=np.float64).reshape(-1, 3)
+        if acc_mps2 is None:
+            if gyro_rads is None:
+                raise ValueError("push needs acc_mps2, gyro_rads or both")
+            if device not in self._gyro_buf:
+                self._gyro_buf[device] = _Buffer(float(gyro_rate_hz or self._buf[device].rate_hz))
+            self._buf[device].has_gyro = True
+            buf, acc, gyro = self._gyro_buf[device], np.zeros((len(t), 3)), gyro_rads
+        else:
+            buf, acc, gyro = self._buf[device], acc_mps2, gyro_rads
+        acc = np.asarray(acc, dtype=np.float64).reshape(-1, 3)
         if len(t) != len(acc):
-            raise ValueError(f"{len(t)} timestamps for {len(acc)} accelerometer samples")
+            raise ValueError(f"{len(t)} timestamps for {len(acc)} samples")
         if len(t) == 0:
             return
-        buf = self._buf[device]
-        gyro = np.zeros_like(acc) if gyro_rads is None else np.asarray(gyro_rads, dtype=np.float64).reshape(-1, 3)
+        gyro = np.zeros_like(acc) if gyro is None else np.asarray(gyro, dtype=np.float64).reshape(-1, 3)
+        if len(gyro) != len(t):
+            raise ValueError(f"{len(t)} timestamps for {len(gyro)} gyroscope samples")
         buf.has_gyro |= gyro_rads is not None
         before = np.maximum.accumulate(np.concatenate([[buf.latest_s], t]))[:-1]
         keep = t > before  # drop duplicates and late (reordered) samples
@@ -112,7 +128,7 @@ class LiveWindower:
         buf.t.append(t)
         buf.x.append(np.concatenate([acc, gyro], axis=1))
         buf.latest_s = float(t[-1])
-        if self._next_end is None:
+        if self._next_end is None and acc_mps2 is not None:
             self._next_end = float(t[0]) + self.window_s
 
     def _cut(self, end_s: float) -> LiveWindow:
@@ -124,15 +140,26 @@ class LiveWindower:
         coverage = np.zeros(n_dev)
         has_gyro = np.array([self._buf[d].has_gyro for d in self.devices])
         for i, dev in enumerate(self.devices):
-            buf = self._buf[dev]
-            t, x = buf.arrays()
-            margin = 0.5  # seconds of context either side for the resampling kernel
-            sel = (t >= grid[0] - margin) & (t <= grid[-1] + margin)
-            t, x = t[sel], x[sel]
-            if len(t) < 2:
+            y, covered = self._on_grid(self._buf[dev], grid)
+            coverage[i] = covered.mean()
+            if coverage[i] < self.min_coverage:
                 continue
+            present[i] = True
+            acc[i], gyro[i] = y[:, :3], y[:, 3:]
+            if dev in self._gyro_buf:
+                yg, covered_g = self._on_grid(self._gyro_buf[dev], grid)
+                gyro[i] = yg[:, 3:] if covered_g.mean() >= self.min_coverage else 0.0
+        return LiveWindow(list(self.devices), grid, acc, gyro, present, has_gyro, coverage)
+
+    def _on_grid(self, buf: _Buffer, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One stream gap-handled, anti-alias resampled and interpolated onto ``grid``; edge-held where missing."""
+        t, x = buf.arrays()
+        margin = 0.5  # seconds of context either side for the resampling kernel
+        sel = (t >= grid[0] - margin) & (t <= grid[-1] + margin)
+        t, x = t[sel], x[sel]
+        y = np.full((self.n_len, 6), np.nan)
+        if len(t) >= 2:
             segs, _ = regularise(t, x, buf.rate_hz, self.max_interp_gap_s)
-            y = np.full((self.n_len, 6), np.nan)
             for seg in segs:
                 if len(seg.data) < 2:
                     continue
@@ -141,15 +168,14 @@ class LiveWindower:
                 inside = (grid >= tz[0]) & (grid <= tz[-1])
                 for c in range(6):
                     y[inside, c] = np.interp(grid[inside], tz, z[:, c])
-            covered = np.all(np.isfinite(y), axis=1)
-            coverage[i] = covered.mean()
-            if coverage[i] >= self.min_coverage:
-                present[i] = True
-                idx = np.flatnonzero(covered)
-                for c in range(6):  # hold the edge values where a short stretch is missing
-                    y[~covered, c] = np.interp(grid[~covered], grid[idx], y[idx, c])
-                acc[i], gyro[i] = y[:, :3], y[:, 3:]
-        return LiveWindow(list(self.devices), grid, acc, gyro, present, has_gyro, coverage)
+        covered = np.all(np.isfinite(y), axis=1)
+        if covered.any():
+            idx = np.flatnonzero(covered)
+            for c in range(6):  # hold the edge values where a short stretch is missing
+                y[~covered, c] = np.interp(grid[~covered], grid[idx], y[idx, c])
+        else:
+            y[:] = 0.0
+        return y, covered
 
     def pop_windows(self, now_host_s: float | None = None) -> list[LiveWindow]:
         """Every window that is complete: all devices are past its end (or ``max_wait_s`` has passed).
@@ -169,6 +195,6 @@ class LiveWindower:
             out.append(self._cut(end))
             self.windows_emitted += 1
             self._next_end = end + self.hop_s
-            for b in self._buf.values():
+            for b in [*self._buf.values(), *self._gyro_buf.values()]:
                 b.drop_before(self._next_end - self.window_s - 1.0)
         return out

@@ -89,3 +89,21 @@ def test_duplicates_and_late_samples_are_ignored_and_bad_input_is_named():
         w.push("a", t[:3], acc[:2])
     with pytest.raises(ValueError, match="outside"):
         LiveWindower({"a": 5000.0})
+
+
+def test_a_gyroscope_sent_as_its_own_stream_lands_on_the_same_grid():
+    w = LiveWindower({"polar": 52.0}, hop_s=2.0)
+    t, acc, gyro = _stream(52.0, 50.0, 12.0, 0.8, 2.0)
+    tg = t + 0.004  # gyro frames are stamped on their own
+    gyro_true = lambda tt: np.cos(2 * np.pi * 0.8 * (tt - 0.004))  # noqa: E731
+    windows = []
+    for k in range(0, len(t), 9):
+        w.push("polar", t[k:k + 9], acc[k:k + 9])
+        w.push("polar", tg[k:k + 9], None, gyro[k:k + 9])
+        windows += w.pop_windows()
+    assert len(windows) >= 3
+    for win in windows:
+        assert win.present[0] and win.has_gyro[0]
+        settled = win.t_host_s > 50.5
+        np.testing.assert_allclose(win.gyro_rads[0, settled, 0], gyro_true(win.t_host_s[settled]), atol=0.02)
+        np.testing.assert_allclose(win.acc_mps2[0, settled, 0], 2.0 * np.sin(2 * np.pi * 0.8 * win.t_host_s[settled]), atol=0.04)
