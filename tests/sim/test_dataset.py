@@ -108,10 +108,11 @@ def test_window_signals_are_physically_plausible(small) -> None:
     out, _ = small
     for w in load_shards(out).iter_windows():
         assert np.all(np.isfinite(w.acc_mps2)) and np.all(np.isfinite(w.gyro_rads))
-        # |f| averages to about g over a window of any everyday activity (1 g for still postures, a bit
-        # more for walking and running); it cannot be near 0 (free fall) or many g for 5 s
+        # |f| averages to about g over a window of everyday activity (1 g for still postures, more for
+        # walking, running, and at the fist while punching: up to ~2-2.5 g); a 5 s mean near 0 g (free
+        # fall) or above 3 g (a unit or discontinuity error) is not human motion
         mean_mag = np.linalg.norm(w.acc_mps2, axis=-1).mean(axis=1)
-        assert np.all((mean_mag > 6.0) & (mean_mag < 20.0)), (w.activity, mean_mag)
+        assert np.all((mean_mag > 6.0) & (mean_mag < 3.0 * G)), (w.activity, mean_mag)
         # the mounting is a rotation
         r = w.device_rot.astype(np.float64)
         assert np.allclose(r @ r.transpose(0, 2, 1), np.eye(3), atol=1e-5)
