@@ -218,7 +218,7 @@ def jumping_jacks(p, rng, sk, t_s) -> Motion:
         pose.ankle(side, D(3), inversion=-D(14) * out)
         pose.shoulder(side, flex=D(5), abd=D(8) + D(150) * out, int_rot=-D(60) * out)
         pose.elbow(side, D(10))
-    local = pose.continuous()
+    local = pose.local
     z = _lowest_on_floor(sk, fk_rel(sk, local), _spring_mass_z(2 * ph, 2 * p.tempo_hz, 0.7) * env)
     return local, np.concatenate([np.zeros((len(t_s), 2)), z[:, None]], axis=1)
 
@@ -256,7 +256,7 @@ def cycling(p, rng, sk, t_s) -> Motion:
         s = SIDES[side]
         bar = b2.pos[:, 0] + (0.3 * h) * fwd + (s * 0.13 * h) * left + (0.17 * h) * up
         b2.reach(side, bar, b2.trunk_dir(np.array([-0.3, s * 1.0, -0.6])), pronation=D(80))
-    local = pose.continuous()
+    local = pose.local
     xy = np.concatenate([[[0.0, 0.0]], np.cumsum(p.speed_mps * fwd[1:, :2], axis=0) / p.rate_hz])
     z = np.full(n, 0.58 * h)  # saddle: the hip joints over a bottom bracket well above the road
     return local, np.concatenate([xy, z[:, None]], axis=1)

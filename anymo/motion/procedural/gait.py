@@ -179,7 +179,7 @@ def walking(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.n
         hip_scale *= float(np.clip(p.speed_mps / max(moved, 1e-3), 0.7, 1.5))
     hip_scale = float(np.clip(hip_scale, 0.5, 2.0))
     pose = build(hip_scale)
-    local = pose.continuous()
+    local = pose.local
     rel = fk_rel(sk, local)
     root = plant_root(sk, *rel, p.rate_hz, stance=stance)
     # the exact mean speed: scale the (already nearly right) horizontal path
@@ -217,7 +217,7 @@ def _bouncing(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np
             measured = float(np.mean(v_back[down])) if np.any(down) else p.speed_mps
             hip_scale *= float(np.clip(p.speed_mps / max(measured, 0.1), 0.7, 1.4))
         hip_scale = float(np.clip(hip_scale, 0.5, 1.8))
-    local = build(hip_scale).continuous()
+    local = build(hip_scale).local
     rel = fk_rel(sk, local)
     # on the ground the legs carry the pelvis (planted height); between contacts it flies ballistically.
     # Right touchdown at stride phase 0 (left at pi): the step phase is twice the stride phase.
@@ -265,7 +265,7 @@ def stairs(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.nd
     pose = _gait_pose(len(t_s), phase, STAIRS_UP if up else STAIRS_DOWN, p, rng, t_s, hip_scale=1.0, knee_scale=1.0,
                       heading=heading, lean_rad=lean, pelvis_deg=(4.0, 4.0), arm_swing_rad=D(p.arm_swing_deg / 2),
                       elbow_rad=(D(15.0), D(10.0)))
-    local = pose.continuous()
+    local = pose.local
     rel = fk_rel(sk, local)
     c = foot_contacts_m(sk, *rel)
     zmin, _ = softmin_weights(c[..., 2], 0.01)

@@ -6,6 +6,7 @@ import numpy as np
 
 from anymo.body.skeleton import BodyShape, make_skeleton
 from anymo.data.recording import LabelSegment
+from anymo.geometry.rotations import quat_make_continuous
 from anymo.motion.base import BodyMotion
 from anymo.motion.procedural.activities import spec
 from anymo.motion.procedural.captions import make_captions
@@ -65,7 +66,7 @@ def generate_with_params(activity: str, duration_s: float, rng: np.random.Genera
     sp = spec(activity)
     t_end = (local.shape[0] - 1) / rate_hz
     sk = make_skeleton(p.shape)
-    pos, quat = fast_fk(sk, root, local)
+    pos, quat = fast_fk(sk, root, quat_make_continuous(local, axis=0))
     motion = BodyMotion(
         skeleton=sk, rate_hz=rate_hz, pos_m=pos, quat_wxyz=quat,
         labels=[LabelSegment(sp.text, 0.0, float(t_end))],

@@ -12,7 +12,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from anymo.body.skeleton import N_SEGMENTS, PARENTS, SEGMENT_INDEX, Skeleton
-from anymo.geometry.rotations import quat_from_axis_angle, quat_make_continuous, quat_mul, quat_rotate
+from anymo.geometry.rotations import quat_from_axis_angle, quat_mul, quat_rotate
 
 EX, EY, EZ = np.eye(3)
 SIDES = {"right": -1.0, "left": 1.0}
@@ -93,9 +93,6 @@ class Pose:
         """Wrist flexion (towards the palm +) and radial deviation (towards the thumb, forward at rest +)."""
         s = SIDES[side]
         self.apply(side.capitalize() + "Hand", cardan(-np.asarray(deviation), -s * np.asarray(flex), 0.0, self.n))
-
-    def continuous(self) -> np.ndarray:
-        return quat_make_continuous(self.local, axis=0)
 
 
 # --- feet on the floor ------------------------------------------------------------------------

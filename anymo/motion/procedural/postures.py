@@ -74,7 +74,7 @@ def sitting_base(p: ActivityParams, rng: np.random.Generator, t_s: np.ndarray, *
 
 def planted(sk: Skeleton, pose: Pose, rate_hz: float) -> tuple[np.ndarray, np.ndarray]:
     """Local rotations and the root that keeps both feet on the floor."""
-    local = pose.continuous()
+    local = pose.local
     return local, plant_root(sk, *fk_rel(sk, local), rate_hz, softness_m=0.02)
 
 
@@ -134,7 +134,7 @@ def _lie_down(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np
     e_sit = ramp(t_s, t_sit, d_sit)
     e_lie = ramp(t_s, t_sit + d_sit + 0.5, d_lie)
     pose = _stand_sit(p, rng, sk, t_s, e_sit)
-    local = pose.continuous()
+    local = pose.local
     root = plant_root(sk, *fk_rel(sk, local), p.rate_hz, softness_m=0.02)
     # second phase: the pelvis turns a quarter and reclines, hips and knees straighten, root slides back
     n = len(t_s)
