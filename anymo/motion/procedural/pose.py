@@ -135,7 +135,7 @@ def stance_weights(stride_phase_rad: np.ndarray, stance_frac: float = 0.6, sharp
 
 
 def plant_root(skeleton: Skeleton, rel_pos: np.ndarray, quat: np.ndarray, rate_hz: float, *, softness_m: float = 0.01,
-               floor_m: float = 0.0, stance: np.ndarray | None = None, smooth_s: float = 0.03) -> np.ndarray:
+               floor_m: float = 0.0, stance: np.ndarray | None = None, smooth_s: float = 0.05) -> np.ndarray:
     """Root trajectory [T, 3] that keeps the lowest sole points on the floor and unmoving.
 
     ``rel_pos`` are segment positions from forward kinematics with the root at the origin. Height:
