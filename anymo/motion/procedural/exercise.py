@@ -254,7 +254,7 @@ def cycling(p, rng, sk, t_s) -> Motion:
     b2 = Body(sk, pose)
     for side in ("right", "left"):
         s = SIDES[side]
-        bar = b2.pos[:, 0] + (0.3 * h) * fwd + (s * 0.13 * h) * left + (0.17 * h) * up
+        bar = b2.pos[:, 0] + (0.42 * h) * fwd + (s * 0.13 * h) * left + (0.2 * h) * up  # arms nearly straight
         b2.reach(side, bar, b2.trunk_dir(np.array([-0.3, s * 1.0, -0.6])), pronation=D(80))
     local = pose.local
     xy = np.concatenate([[[0.0, 0.0]], np.cumsum(p.speed_mps * fwd[1:, :2], axis=0) / p.rate_hz])
