@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 from anymo.body.skeleton import Skeleton
-
 from anymo.motion.procedural.params import ActivityParams
 from anymo.motion.procedural.pose import SIDES, Pose
 from anymo.motion.procedural.postures import planted, sitting_base, standing_base

@@ -6,10 +6,11 @@ tempo and the working arm vary per sample.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from anymo.body.skeleton import Skeleton
-
 from anymo.motion.procedural.arms import solve_leg
 from anymo.motion.procedural.gait import _hop_z, _lowest_on_floor, _spring_mass_z
 from anymo.motion.procedural.params import ActivityParams
@@ -42,7 +43,8 @@ def _stand(p: ActivityParams, rng: np.random.Generator, t_s: np.ndarray, **kw) -
 
 # --- shoulder physiotherapy (the WATCH exercises) and arm strength ---------------------------
 
-def _arm_rep(p, rng, sk, t_s, period, fn) -> Motion:
+def _arm_rep(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray, period: tuple[float, float],
+             fn: Callable) -> Motion:
     pose = _stand(p, rng, t_s)
     e = _reps(p, rng, t_s, period)
     for side in _arms(p, rng):
@@ -50,43 +52,43 @@ def _arm_rep(p, rng, sk, t_s, period, fn) -> Motion:
     return planted(sk, pose, p.rate_hz)
 
 
-def shoulder_forward_elevation(p, rng, sk, t_s) -> Motion:
+def shoulder_forward_elevation(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
     top = D(rng.uniform(110, 165))
     return _arm_rep(p, rng, sk, t_s, (2.5, 5.0), lambda pose, s, e: (pose.shoulder(s, flex=top * e, abd=D(5)), pose.elbow(s, D(8), pronation=D(10))))
 
 
-def shoulder_abduction(p, rng, sk, t_s) -> Motion:
+def shoulder_abduction(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
     top = D(rng.uniform(90, 160))
     return _arm_rep(p, rng, sk, t_s, (2.5, 5.0), lambda pose, s, e: (pose.shoulder(s, flex=D(10) * e, abd=D(5) + top * e, int_rot=-D(40) * e), pose.elbow(s, D(8))))
 
 
-def shoulder_internal_rotation(p, rng, sk, t_s) -> Motion:
+def shoulder_internal_rotation(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
     lo, hi = D(rng.uniform(-30, -10)), D(rng.uniform(50, 80))
     return _arm_rep(p, rng, sk, t_s, (2.0, 4.0), lambda pose, s, e: (pose.shoulder(s, flex=D(5), abd=D(10), int_rot=lo + (hi - lo) * e), pose.elbow(s, D(90), pronation=D(0))))
 
 
-def shoulder_external_rotation(p, rng, sk, t_s) -> Motion:
+def shoulder_external_rotation(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
     lo, hi = D(rng.uniform(20, 40)), D(rng.uniform(-70, -40))
     return _arm_rep(p, rng, sk, t_s, (2.0, 4.0), lambda pose, s, e: (pose.shoulder(s, flex=D(5), abd=D(10), int_rot=lo + (hi - lo) * e), pose.elbow(s, D(90), pronation=D(0))))
 
 
-def trapezius_row(p, rng, sk, t_s) -> Motion:
+def trapezius_row(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
     """Straight arms pulled from the front down and back, squeezing the shoulder blades."""
     start, end = D(rng.uniform(50, 80)), D(rng.uniform(-25, -5))
     return _arm_rep(p, rng, sk, t_s, (2.5, 4.5), lambda pose, s, e: (pose.clavicle(s, protraction=D(8) - D(20) * e, elevation=-D(5) * e),
                                                                       pose.shoulder(s, flex=start + (end - start) * e, abd=D(8)), pose.elbow(s, D(10), pronation=D(60))))
 
 
-def shoulder_shrug(p, rng, sk, t_s) -> Motion:
+def shoulder_shrug(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
     return _arm_rep(p, rng, sk, t_s, (1.5, 3.0), lambda pose, s, e: (pose.clavicle(s, elevation=D(rng.uniform(15, 25)) * e), pose.elbow(s, D(8))))
 
 
-def arm_curls(p, rng, sk, t_s) -> Motion:
+def arm_curls(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
     top = D(rng.uniform(110, 140))
     return _arm_rep(p, rng, sk, t_s, (2.0, 4.0), lambda pose, s, e: (pose.shoulder(s, flex=D(5) + D(15) * e, abd=D(5)), pose.elbow(s, D(10) + top * e, pronation=-D(80))))
 
 
-def upright_row(p, rng, sk, t_s) -> Motion:
+def upright_row(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
     """Hands from the thighs up to the chin, elbows leading up and out."""
     pose = _stand(p, rng, t_s)
     e = _reps(p, rng, t_s, (2.5, 4.5))
@@ -100,7 +102,7 @@ def upright_row(p, rng, sk, t_s) -> Motion:
     return planted(sk, pose, p.rate_hz)
 
 
-def shoulder_pendulum(p, rng, sk, t_s) -> Motion:
+def shoulder_pendulum(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
     """Bent forward, the free arm hangs and swings in small circles or to and fro."""
     side = p.hand
     pose = Pose(len(t_s))
@@ -130,7 +132,7 @@ def shoulder_pendulum(p, rng, sk, t_s) -> Motion:
 
 # --- lower-body strength and jumps ----------------------------------------------------------
 
-def squats(p, rng, sk, t_s) -> Motion:
+def squats(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
     e = _reps(p, rng, t_s, (2.5, 4.5)) * p.amplitude
     depth = D(rng.uniform(80, 115))
     pose = Pose(len(t_s))
@@ -150,7 +152,7 @@ def squats(p, rng, sk, t_s) -> Motion:
     return planted(sk, pose, p.rate_hz)
 
 
-def lunges(p, rng, sk, t_s) -> Motion:
+def lunges(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
     """Split squat in place: one foot ahead, both knees bend until the back knee nears the floor."""
     e = _reps(p, rng, t_s, (2.5, 4.5)) * p.amplitude
     front = p.hand  # the leading leg (reported as the side in the captions)
@@ -176,7 +178,7 @@ def _bump(ph: np.ndarray, centre_frac: float, width_frac: float) -> np.ndarray:
     return np.exp((np.cos(ph - 2 * np.pi * centre_frac) - 1.0) / (2 * np.pi * width_frac) ** 2)
 
 
-def jumping(p, rng, sk, t_s) -> Motion:
+def jumping(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
     """Repeated countermovement jumps on the spot."""
     p.tempo_hz = rng.uniform(0.6, 1.0)
     p.extra["posture"] = "standing"
@@ -204,7 +206,7 @@ def jumping(p, rng, sk, t_s) -> Motion:
     return local, root
 
 
-def jumping_jacks(p, rng, sk, t_s) -> Motion:
+def jumping_jacks(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
     p.tempo_hz = rng.uniform(0.8, 1.2)  # full jacks per second
     p.extra["posture"] = "standing"
     ph = phase_from_freq(t_s, p.tempo_hz * (1 + 0.03 * smooth_noise(t_s, rng, 0.1)), np.pi)
@@ -223,7 +225,7 @@ def jumping_jacks(p, rng, sk, t_s) -> Motion:
     return local, np.concatenate([np.zeros((len(t_s), 2)), z[:, None]], axis=1)
 
 
-def cycling(p, rng, sk, t_s) -> Motion:
+def cycling(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
     """Riding a bicycle: seated, trunk leaning onto the bars, feet on the pedals, moving forward."""
     p.tempo_hz = rng.uniform(55, 95) / 60.0  # crank revolutions per second
     p.speed_mps = float(rng.uniform(3.5, 7.5))

@@ -14,7 +14,6 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from anymo.body.skeleton import Skeleton
-
 from anymo.motion.procedural.params import ActivityParams
 from anymo.motion.procedural.pose import Pose, fk_rel, foot_contacts_m, plant_root, softmin_weights, stance_weights
 from anymo.motion.procedural.signals import (

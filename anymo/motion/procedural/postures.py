@@ -11,7 +11,6 @@ import numpy as np
 
 from anymo.body.skeleton import Skeleton
 from anymo.geometry.rotations import quat_from_axis_angle, quat_mul, quat_slerp
-
 from anymo.motion.procedural.params import ActivityParams
 from anymo.motion.procedural.pose import EY, EZ, Pose, fk_rel, plant_root
 from anymo.motion.procedural.signals import ramp, smooth_noise

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from anymo.body.skeleton import Skeleton
 from anymo.motion.procedural.params import ActivityParams
 from anymo.motion.procedural.pose import SIDES, Pose
 from anymo.motion.procedural.postures import planted, standing_base
 from anymo.motion.procedural.signals import dwell, fade_in_out, phase_from_freq, smooth_noise
-from anymo.motion.procedural.upper import Body, blend_path, in_frame, loop_path
+from anymo.motion.procedural.upper import Body, in_frame, loop_path
 
 D = np.deg2rad
 Motion = tuple[np.ndarray, np.ndarray]
@@ -40,7 +41,7 @@ def _timed_loop(p: ActivityParams, rng: np.random.Generator, t_s: np.ndarray, pe
     return phase_from_freq(t_s, p.tempo_hz * (1 + 0.05 * smooth_noise(t_s, rng, 0.1)))
 
 
-def punching(p: ActivityParams, rng: np.random.Generator, sk, t_s: np.ndarray) -> Motion:
+def punching(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
     """Boxing combinations: jab with the lead hand, cross with the rear hand, back to guard."""
     lead = "left" if p.hand == "right" else "right"  # orthodox stance for a right-hander
     pose = _stance(p, rng, t_s, lead)
@@ -62,7 +63,7 @@ def punching(p: ActivityParams, rng: np.random.Generator, sk, t_s: np.ndarray) -
     return planted(sk, pose, p.rate_hz)
 
 
-def throwing(p: ActivityParams, rng: np.random.Generator, sk, t_s: np.ndarray) -> Motion:
+def throwing(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
     """Overarm throws: wind-up behind the head, fast release in front, follow-through across the body."""
     side, s = p.hand, SIDES[p.hand]
     lead = "left" if side == "right" else "right"
@@ -87,7 +88,7 @@ def throwing(p: ActivityParams, rng: np.random.Generator, sk, t_s: np.ndarray) -
     return planted(sk, pose, p.rate_hz)
 
 
-def playing_badminton(p: ActivityParams, rng: np.random.Generator, sk, t_s: np.ndarray) -> Motion:
+def playing_badminton(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
     """Ready stance with a bounce, overhead clears and forehand drives with the racket hand."""
     side, s = p.hand, SIDES[p.hand]
     pose = _stance(p, rng, t_s, side, knee_deg=20.0)
@@ -115,7 +116,7 @@ def playing_badminton(p: ActivityParams, rng: np.random.Generator, sk, t_s: np.n
     return planted(sk, pose, p.rate_hz)
 
 
-def swinging_bat(p: ActivityParams, rng: np.random.Generator, sk, t_s: np.ndarray) -> Motion:
+def swinging_bat(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
     """Two-handed horizontal bat swings from the rear shoulder through the front."""
     side, s = p.hand, SIDES[p.hand]  # the bat starts over this shoulder
     lead = "left" if side == "right" else "right"
@@ -137,7 +138,7 @@ def swinging_bat(p: ActivityParams, rng: np.random.Generator, sk, t_s: np.ndarra
     return planted(sk, pose, p.rate_hz)
 
 
-def _push_pull(p: ActivityParams, rng: np.random.Generator, sk, t_s: np.ndarray, push: bool) -> Motion:
+def _push_pull(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray, push: bool) -> Motion:
     lead = p.hand
     pose = _stance(p, rng, t_s, lead, knee_deg=15.0)
     p.both_hands = True
@@ -160,9 +161,9 @@ def _push_pull(p: ActivityParams, rng: np.random.Generator, sk, t_s: np.ndarray,
     return planted(sk, pose, p.rate_hz)
 
 
-def pushing(p: ActivityParams, rng: np.random.Generator, sk, t_s: np.ndarray) -> Motion:
+def pushing(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
     return _push_pull(p, rng, sk, t_s, push=True)
 
 
-def pulling(p: ActivityParams, rng: np.random.Generator, sk, t_s: np.ndarray) -> Motion:
+def pulling(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
     return _push_pull(p, rng, sk, t_s, push=False)
