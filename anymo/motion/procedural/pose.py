@@ -19,14 +19,24 @@ SIDES = {"right": -1.0, "left": 1.0}
 
 
 def rot(axis: np.ndarray, angle_rad: np.ndarray | float, n: int) -> np.ndarray:
-    """Quaternions [n, 4] for a rotation about a fixed axis by (time-varying) angles."""
-    a = np.broadcast_to(np.asarray(angle_rad, dtype=np.float64), (n,))
-    return quat_from_axis_angle(np.broadcast_to(axis, (n, 3)), a)
+    """Quaternions [n, 4] for a rotation about a fixed unit axis by (time-varying) angles."""
+    half = 0.5 * np.broadcast_to(np.asarray(angle_rad, dtype=np.float64), (n,))
+    q = np.empty((n, 4))
+    q[:, 0] = np.cos(half)
+    q[:, 1:] = np.sin(half)[:, None] * np.asarray(axis, dtype=np.float64)
+    return q
 
 
 def cardan(flex_y: np.ndarray | float, abd_x: np.ndarray | float, twist_z: np.ndarray | float, n: int) -> np.ndarray:
-    """R = Ry(flex_y) Rx(abd_x) Rz(twist_z) as quaternions [n, 4]."""
-    return quat_mul(quat_mul(rot(EY, flex_y, n), rot(EX, abd_x, n)), rot(EZ, twist_z, n))
+    """R = Ry(flex_y) Rx(abd_x) Rz(twist_z) as quaternions [n, 4] (closed form of the product)."""
+    hy, hx, hz = (0.5 * np.broadcast_to(np.asarray(a, dtype=np.float64), (n,)) for a in (flex_y, abd_x, twist_z))
+    cy, sy, cx, sx, cz, sz = np.cos(hy), np.sin(hy), np.cos(hx), np.sin(hx), np.cos(hz), np.sin(hz)
+    q = np.empty((n, 4))
+    q[:, 0] = cx * cy * cz + sx * sy * sz
+    q[:, 1] = sx * cy * cz + cx * sy * sz
+    q[:, 2] = cx * sy * cz - sx * cy * sz
+    q[:, 3] = cx * cy * sz - sx * sy * cz
+    return q
 
 
 class Pose:
