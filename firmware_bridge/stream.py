@@ -1,7 +1,8 @@
 """One device's sample pipeline, without any radio: notification bytes in, host-aligned ``StreamBlock``s out.
 
 ``DeviceStream.on_notify(char_uuid, data, t_arrival_s)`` decodes with the driver's decoder, accounts for lost
-packets (the decoder's sequence/timestamp tracking, plus sequence continuity across reconnects), feeds the
+packets (the decoder's sequence/timestamp tracking, losses at a connection's start, and for count-timed
+protocols without either, persistent late arrival: see ``_infer_count_losses``), feeds the
 device's ``ClockSync`` and maps every sample to host time, keeps the per-device statistics and hands each
 block to the consumers. ``firmware_bridge.session`` runs one per connected wearable over bleak; tests run it
 over ``LoopbackGattClient``. ``replay_recording`` plays a recording back as the same blocks.
@@ -30,6 +31,10 @@ log = logging.getLogger(__name__)
 
 SEQ_CONTINUITY_MAX = 1024  # a sequence jump at a connection's start up to this is counted as lost packets
 SEQ_STARTS_AT_ZERO = {"anymo-imu"}  # protocols whose data stream restarts at seq 0 with every start command
+# protocols with neither sequence numbers nor timestamps: the decoder times samples by counting them
+COUNT_TIMED = {"witmotion-wt901ble", "thingy52", "metamotion"}
+COUNT_LOSS_WINDOW_S = 0.3  # count-timed loss inference: the recent window and the history it is compared with
+COUNT_LOSS_HISTORY_S = 3.0
 
 
 @dataclass
@@ -125,6 +130,12 @@ class DeviceStream:
         self._last_t_dev: dict[str, float] = {}
         self._primary: str | None = None
         self._held: list[tuple[str, bytes, float]] | None = None  # notifications during the start procedure
+        self.count_timed = self.device_type in COUNT_TIMED
+        self._shift_s: dict[str, float] = {}  # count-timed: device time of the samples inferred lost, per sensor
+        self._period_s: dict[str, float] = {}
+        self._lateness: dict[str, deque[tuple[float, float]]] = {}
+        self._loss_hold_until: dict[str, float] = {}
+        self._inferred_lost = 0
 
     # -- connection lifecycle ------------------------------------------------------------------------
 
@@ -139,6 +150,9 @@ class DeviceStream:
         self.decoder = decoder
         self._first_seq_of_connection = True
         self._last_t_dev.clear()
+        self._shift_s.clear()
+        self._lateness.clear()
+        self._loss_hold_until.clear()
         if self._connections:
             self.stats.reconnects += 1
         self._connections += 1
@@ -209,20 +223,64 @@ class DeviceStream:
 
     def _to_block(self, s: ImuSamples, t_arr: float) -> StreamBlock:
         t_dev = np.asarray(s.t_device_s, dtype=np.float64)
+        if self.count_timed:
+            t_dev = t_dev + self._shift_s.get(s.sensor, 0.0)
         reset = self.clock.add(float(t_dev[-1]), t_arr)
         if reset:
             self._event("clock_reset", epoch=self.clock.epoch)
             self._last_t_dev.clear()
+            self._lateness.clear()
         if self._primary is None and (s.acc_mps2 is not None or s.gyro_rads is not None):
             self._primary = s.sensor
+        prev = self._last_t_dev.get(s.sensor)
+        d = np.diff(np.concatenate([[prev], t_dev]) if prev is not None else t_dev)
+        d = d[d > 0]
         if s.sensor == self._primary:
-            prev = self._last_t_dev.get(s.sensor)
-            seq = np.concatenate([[prev], t_dev]) if prev is not None else t_dev
-            d = np.diff(seq)
-            self._periods.extend(d[d > 0][:64])
+            self._periods.extend(d[:64])
+        if len(d):
+            self._period_s[s.sensor] = min(self._period_s.get(s.sensor, np.inf), float(d.min()))
         self._last_t_dev[s.sensor] = float(t_dev[-1])
-        return StreamBlock(self.address, self.device_type, self.placement, s.sensor, self.clock.to_host(t_dev),
-                           t_dev, s.acc_mps2, s.gyro_rads, s.mag_uT, self.clock.epoch, t_arr)
+        block = StreamBlock(self.address, self.device_type, self.placement, s.sensor, self.clock.to_host(t_dev),
+                            t_dev, s.acc_mps2, s.gyro_rads, s.mag_uT, self.clock.epoch, t_arr)
+        if self.count_timed and not reset:
+            self._infer_count_losses(s.sensor, len(t_dev), float(t_dev[-1]), t_arr)
+        return block
+
+    def _infer_count_losses(self, sensor: str, n: int, t_dev_last: float, t_arr: float) -> None:
+        """A count-timed stream that lost k packets runs k packet-durations behind: from then on its packets
+        arrive late by that much (a delay spike is not persistent). Compare the earliest arrival of the last
+        ``COUNT_LOSS_WINDOW_S`` (relative to the device time) with the earliest of the ``COUNT_LOSS_HISTORY_S``
+        before it; a step of whole packets is counted lost and the stream's device time moves on by them.
+        Samples delivered before the step shows keep their (late-mapped) times."""
+        period = self._period_s.get(sensor)
+        if period is None or not np.isfinite(period):
+            return
+        w = COUNT_LOSS_WINDOW_S
+        q = self._lateness.setdefault(sensor, deque())
+        q.append((t_arr, t_arr - t_dev_last))  # raw clock difference: drift moves it < 1 ms over the history
+        while q and q[0][0] < t_arr - COUNT_LOSS_HISTORY_S:
+            q.popleft()
+        if t_arr < self._loss_hold_until.get(sensor, -np.inf):  # the window after a correction is not full yet
+            return
+        recent = [r for t, r in q if t > t_arr - w]
+        older = [r for t, r in q if t <= t_arr - w]
+        if len(recent) < 3 or len(older) < 3:
+            return
+        packet_s = n * period
+        ref = min(older)
+        step = min(recent) - ref
+        k = int(np.floor(step / packet_s + 0.5))
+        if k >= 1 and step > (k - 0.25) * packet_s:  # margin for the jitter of the two minima
+            self._shift_s[sensor] = self._shift_s.get(sensor, 0.0) + k * packet_s
+            self._inferred_lost += k
+            # keep the history up to the last packet that arrived on time (before the loss); what came after
+            # it mixes late-but-complete and post-loss packets and is dropped
+            items = list(q)
+            last_ok = max(i for i, (_, r) in enumerate(items) if r < ref + 0.5 * packet_s)
+            q.clear()
+            q.extend(items[:last_ok + 1])
+            self._loss_hold_until[sensor] = t_arr + w
+            self._event("gap", packets_lost=k, sensor=sensor, inferred_from_arrival_times=True)
 
     # -- statistics ----------------------------------------------------------------------------------
 
@@ -230,7 +288,7 @@ class DeviceStream:
         cur = self.decoder.stats if self.decoder is not None else DecodeStats()
         st = self.stats
         st.packets_received = self._done.packets_ok + cur.packets_ok
-        st.packets_lost = self._done.packets_lost + cur.packets_lost + self._boundary_lost
+        st.packets_lost = self._done.packets_lost + cur.packets_lost + self._boundary_lost + self._inferred_lost
         st.duplicates = self._done.duplicates + cur.duplicates
         st.out_of_order = self._done.out_of_order + cur.out_of_order
         st.bad_packets = self._done.bad_packets + cur.bad_packets

@@ -97,6 +97,30 @@ def test_reconnect_counts_packets_lost_at_the_start_of_a_connection() -> None:
     assert stream.stats.clock_epochs == 0  # the device clock kept running
 
 
+@pytest.mark.parametrize("device_type", ["witmotion-wt901ble", "metamotion"])
+def test_count_timed_losses_are_inferred_from_late_arrivals(device_type: str) -> None:
+    """No sequence numbers, no timestamps: a lost packet shows as every later packet arriving one packet late."""
+    dev = FakeDevice(device_type, 100.0, drift_ppm=0.0, offset_s=0.0, seed=8)
+    got: list[StreamBlock] = []
+    stream = DeviceStream("AA:4D:00:00:00:05", device_type, consumers=[lambda a, b: got.append(b)])
+    asyncio.run(dev.connect(stream))
+    rng = np.random.default_rng(9)
+    truth = []
+    for k in range(1500):  # 60 s; the notifications of a burst arrive together (several per connection event)
+        t_true, _, _ = dev.produce(stream, 4, drop={i for i in range(8) if k > 50 and rng.random() < 0.02})
+        truth.append(t_true)
+    assert dev.dropped > 50
+    assert abs(stream.stats.packets_lost - dev.dropped) <= 2  # inferred, so not exact: within two of ~100
+    assert abs(stream.stats.clock_drift_ppm) < 20.0  # uncorrected, each miss would look like ~170 ppm
+    # samples keep their true instants, up to the link's constant 4 ms latency (which one-way timing cannot see)
+    t_true = np.concatenate(truth)
+    host = np.concatenate([b.t_host_s for b in got if b.sensor in ("imu", "acc")])
+    j = np.clip(np.searchsorted(t_true, host - 0.004), 1, len(t_true) - 1)
+    j = np.where(np.abs(t_true[j - 1] - host + 0.004) < np.abs(t_true[j] - host + 0.004), j - 1, j)
+    err = host - t_true[j] - 0.004
+    assert np.percentile(np.abs(err), 99) < 1.5e-3
+
+
 def test_polar_acc_and_gyro_streams_and_timestamp_gaps() -> None:
     # fixed frame sizes: PMD has no sequence number, the decoder infers losses from frame timestamps
     dev = FakeDevice("polar-verity", 52.0, drift_ppm=80.0, offset_s=8.1e8, seed=3, samples_per_frame=26)
