@@ -77,12 +77,18 @@ def test_session_with_the_adapter_powered_off_fails_clearly_and_survives_a_power
         await em.set_powered(True)
         # powered off while streaming: the link drops, the session keeps trying and comes back
         session = Session(devices, record=tmp_path / "p.anymorec", config=SessionConfig(backoff_initial_s=0.2))
+
+        async def consume() -> int:  # the async-iterator consumer API sees the same samples
+            return sum(len(b) for b in [b async for b in session.blocks()] if b.sensor == "imu")
+
+        consumer = asyncio.ensure_future(consume())
         run = asyncio.ensure_future(session.run(8.0))
         await asyncio.sleep(2.5)
         await em.set_powered(False)
         await asyncio.sleep(1.5)
         await em.set_powered(True)
         stats = await run
+        assert await consumer == stats[em.addresses[0]].samples_received
         return stats[em.addresses[0]], em.stats(em.addresses[0])
 
     st, es = emulate([WearableSpec("anymo-imu", faults=FaultPlan(seed=1))], body)
