@@ -12,6 +12,7 @@ mapping of an epoch at the time of writing; the last one wins) and ``event`` (co
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -70,6 +71,11 @@ class RecordingError(ValueError):
 # --- writing -------------------------------------------------------------------------------------
 
 
+def _finite_or_none(x: float) -> float | None:
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
 def _encode_chunk(meta: dict, arrays: dict[str, np.ndarray]) -> bytes:
     fields, blobs = [], []
     for name, arr in arrays.items():
@@ -77,7 +83,7 @@ def _encode_chunk(meta: dict, arrays: dict[str, np.ndarray]) -> bytes:
         a = np.ascontiguousarray(arr, dtype=dtype)
         fields.append([name, dtype, list(a.shape)])
         blobs.append(a.tobytes())
-    meta_bytes = json.dumps({**meta, "fields": fields}, separators=(",", ":")).encode()
+    meta_bytes = json.dumps({**meta, "fields": fields}, separators=(",", ":"), allow_nan=False).encode()
     payload = META_LEN.pack(len(meta_bytes)) + meta_bytes + b"".join(blobs)
     return CHUNK_HEAD.pack(MAGIC, len(payload), zlib.crc32(payload)) + payload
 
@@ -180,14 +186,20 @@ class RecordingWriter:
         self._device(address)
         self._write(_encode_chunk({"kind": "clock", "address": address, "epoch": int(epoch),
                                    "t_device0_s": float(t_device0_s), "t_host0_s": float(t_host0_s),
-                                   "rate": float(rate), "offset_ms": float(offset_ms),
-                                   "drift_ppm": float(drift_ppm)}, {}))
+                                   "rate": float(rate), "offset_ms": _finite_or_none(offset_ms),
+                                   "drift_ppm": _finite_or_none(drift_ppm)}, {}))
 
     def add_event(self, address: str, event: str, t_host_s: float, **info) -> None:
         """A connection event (connected, disconnected, gap, ...) with JSON-able details."""
         self._device(address)
         self._write(_encode_chunk({"kind": "event", "address": address, "event": event, "t_host_s": t_host_s,
                                    **info}, {}))
+
+    def abort(self) -> None:
+        """Close without writing what is buffered (after a write failed): the file keeps its complete chunks."""
+        self._pending.clear()
+        with contextlib.suppress(OSError):
+            self._f.close()
 
     def close(self) -> None:
         if self._f.closed:

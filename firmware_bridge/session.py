@@ -165,9 +165,13 @@ class Session:
             flusher.cancel()
             await asyncio.gather(flusher, return_exceptions=True)
             if self.recorder is not None:
-                for link in self.links.values():
-                    link.stream.write_clock()
-                self.recorder.close()
+                try:
+                    for link in self.links.values():
+                        link.stream.write_clock()
+                    self.recorder.close()
+                except OSError as exc:
+                    log.error("finishing the recording %s failed: %s", self.record_path, exc)
+                    self._stop_recording()
             for q in self._queues:
                 with contextlib.suppress(asyncio.QueueFull):
                     q.put_nowait(None)
@@ -175,17 +179,28 @@ class Session:
             raise self._fatal
         return self.stats
 
+    def _stop_recording(self) -> None:
+        recorder, self.recorder = self.recorder, None
+        for link in self.links.values():
+            link.stream.recorder = None
+        if recorder is not None:
+            recorder.abort()
+
     async def _flush_loop(self) -> None:
         last_clock = time.monotonic()
         while True:
             await asyncio.sleep(self.config.flush_every_s)
             if self.recorder is None:
                 continue
-            self.recorder.flush_due()
-            if time.monotonic() - last_clock >= self.config.clock_every_s:
-                last_clock = time.monotonic()
-                for link in self.links.values():
-                    link.stream.write_clock()
+            try:
+                self.recorder.flush_due()
+                if time.monotonic() - last_clock >= self.config.clock_every_s:
+                    last_clock = time.monotonic()
+                    for link in self.links.values():
+                        link.stream.write_clock()
+            except OSError as exc:  # disk full, file system gone: streaming goes on without the recording
+                log.error("recording to %s failed (%s); streaming continues without it", self.record_path, exc)
+                self._stop_recording()
 
     async def _run_device(self, link: _Link) -> None:
         cfg, dev = self.config, link.device

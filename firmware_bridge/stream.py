@@ -193,8 +193,13 @@ class DeviceStream:
                 self.stats.samples_received += len(block)
             self.stats.samples_by_sensor[block.sensor] = self.stats.samples_by_sensor.get(block.sensor, 0) + len(block)
             if self.recorder is not None:
-                self.recorder.add_samples(self.address, block.sensor, block.epoch, block.t_host_s, block.t_device_s,
-                                          block.acc_mps2, block.gyro_rads, block.mag_uT)
+                try:
+                    self.recorder.add_samples(self.address, block.sensor, block.epoch, block.t_host_s,
+                                              block.t_device_s, block.acc_mps2, block.gyro_rads, block.mag_uT)
+                except OSError as exc:  # disk full, file system gone: keep streaming to the consumers, say so
+                    self.stats.last_error = f"recording failed: {exc}"
+                    log.error("%s: recording failed (%s); streaming continues without it", self.address, exc)
+                    self.recorder = None
             for consume in self.consumers:
                 try:
                     consume(self.address, block)
@@ -310,7 +315,10 @@ class DeviceStream:
 
     def _event(self, event: str, **info) -> None:
         if self.recorder is not None:
-            self.recorder.add_event(self.address, event, time.time(), **info)
+            try:
+                self.recorder.add_event(self.address, event, time.time(), **info)
+            except OSError as exc:
+                log.error("%s: recording an event failed (%s)", self.address, exc)
 
 
 class SensorJoiner:

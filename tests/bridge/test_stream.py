@@ -203,6 +203,30 @@ def test_recorded_stream_reads_back_and_replays(tmp_path: Path) -> None:
                                np.concatenate([b.acc_mps2 for b in got]), atol=1e-5)
 
 
+def test_a_full_disk_stops_the_recording_not_the_stream(tmp_path: Path) -> None:
+    import errno
+
+    meta = DeviceMeta("AA:4D:00:00:00:01", "anymo-imu", "left_wrist")
+    dev = FakeDevice("anymo-imu", 100.0, drift_ppm=0.0, offset_s=1.0, seed=10)
+    got: list[StreamBlock] = []
+    rec = RecordingWriter(tmp_path / "full.anymorec", [meta], chunk_s=0.1)
+    stream = DeviceStream(meta.address, meta.device_type, consumers=[lambda a, b: got.append(b)], recorder=rec)
+    asyncio.run(dev.connect(stream))
+    for _ in range(10):
+        dev.produce(stream, 19)
+
+    def no_space(data: bytes) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    rec._write = no_space
+    for _ in range(10):
+        dev.produce(stream, 19)
+    rec.abort()
+    assert stream.stats.samples_received == sum(len(b) for b in got) == 20 * 19
+    assert "recording failed" in stream.stats.last_error and "No space left" in stream.stats.last_error
+    assert 0 < read_recording(tmp_path / "full.anymorec")[0].n_samples < 20 * 19  # what was written is readable
+
+
 def test_device_reboot_starts_a_clock_epoch_and_the_recording_stays_aligned(tmp_path: Path) -> None:
     path = tmp_path / "reboot.anymorec"
     meta = DeviceMeta("AA:4D:00:00:00:01", "anymo-imu", "left_wrist")
