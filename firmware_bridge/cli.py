@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from .devices import DRIVERS
-from .pairing import PairedDevice, PairingStore, normalize_address
+from .pairing import Calibration, PairedDevice, PairingStore, normalize_address
 
 log = logging.getLogger("anymo.bridge")
 
@@ -95,6 +95,9 @@ def _pair_parser(prog: str) -> argparse.ArgumentParser:
                    help=f"device type ({', '.join(sorted(DRIVERS))}); default: detected from its advertisement")
     p.add_argument("--name", help="a name to show (default: the advertised name)")
     p.add_argument("--rate-hz", type=float, help="sample rate to ask for when streaming (default 100)")
+    p.add_argument("--calibration", type=Path, metavar="FILE.json",
+                   help="calibration to store: JSON with acc_bias_mps2, acc_scale, gyro_bias_rads (3 numbers each) "
+                        "and mount_rotation (3x3 matrix or w,x,y,z quaternion); default: identity")
     p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
                    help="how long to scan when detecting the type (default 10)")
     p.add_argument("--adapter", help="Bluetooth adapter, e.g. hci1")
@@ -123,8 +126,15 @@ async def _pair(args) -> int:
         name = name or found.name
     settings = {"rate_hz": args.rate_hz} if args.rate_hz else {}
     try:
-        dev = PairedDevice(address, device_type, args.placement, name=name, settings=settings)
-    except ValueError as exc:
+        calibration = Calibration()
+        if args.calibration is not None:
+            try:
+                calibration = Calibration.from_json(json.loads(args.calibration.read_text()))
+            except (OSError, json.JSONDecodeError) as exc:
+                raise ValueError(f"cannot read the calibration file {args.calibration}: {exc}") from None
+        dev = PairedDevice(address, device_type, args.placement, name=name, settings=settings,
+                           calibration=calibration)
+    except (TypeError, ValueError) as exc:
         raise CliError(str(exc), 2) from None
     PairingStore().add(dev)
     if args.json:
@@ -165,7 +175,7 @@ def _devices(args) -> int:
     else:
         print(table([[d.address, d.device_type, d.placement, d.name or "-",
                       _fmt(d.stream_settings().rate_hz, "g"), d.paired_at] for d in devices],
-                    ["ADDRESS", "TYPE", "PLACEMENT", "NAME", "RATE_HZ", "PAIRED"]))
+                    ["ADDRESS", "TYPE", "PLACEMENT", "NAME", "ASK_HZ", "PAIRED"]))
     return 0
 
 

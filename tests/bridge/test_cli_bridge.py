@@ -138,8 +138,18 @@ def test_usage_errors_are_one_line_with_the_fix(tmp_path: Path, monkeypatch, cap
     assert "left_elbowish" in capsys.readouterr().err
     assert main(["devices", "remove", "AA:4D:00:00:00:09"], "anymo devices") == 1
     assert "no paired device AA:4D:00:00:00:09" in capsys.readouterr().err
-    assert main(["pair", "AA:4D:00:00:00:01", "--placement", "left_wrist", "--device", "anymo-imu", "--rate-hz", "50"],
-                "anymo pair") == 0
+    cal = tmp_path / "cal.json"
+    cal.write_text(json.dumps({"acc_bias_mps2": [0.1, 0, 0], "mount_rotation": [1, 0, 0, 0], "gyro_bias": [0, 0, 0]}))
+    assert main(["pair", "AA:4D:00:00:00:01", "--placement", "left_wrist", "--device", "anymo-imu",
+                 "--calibration", str(cal)], "anymo pair") == 2
+    assert "unknown fields ['gyro_bias']" in capsys.readouterr().err
+    cal.write_text(json.dumps({"acc_bias_mps2": [0.1, 0, 0], "mount_rotation": [0, 0, 0, 1]}))  # 180 deg about z
+    assert main(["pair", "AA:4D:00:00:00:01", "--placement", "left_wrist", "--device", "anymo-imu", "--rate-hz", "50",
+                 "--calibration", str(cal)], "anymo pair") == 0
+    from firmware_bridge.pairing import PairingStore
+
+    stored = PairingStore().get("AA:4D:00:00:00:01").calibration
+    np.testing.assert_allclose(stored.apply(np.array([[1.1, 2.0, 9.8]]))[0], [[-1.0, -2.0, 9.8]], atol=1e-12)
     capsys.readouterr()
     assert main(["devices"], "anymo devices") == 0
     out = capsys.readouterr().out
