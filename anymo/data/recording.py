@@ -17,11 +17,16 @@ STANDARD_GRAVITY_MPS2 = 9.80665
 
 @dataclass(frozen=True)
 class LabelSegment:
-    """A labelled stretch of a recording: plain-language activity text over [start_s, end_s)."""
+    """A labelled stretch of a recording: plain-language activity text over [start_s, end_s).
+
+    ``captions``: optional sentences describing this stretch as it was done (speed, hand, ...);
+    empty when only the activity is known (real recordings).
+    """
 
     activity: str
     start_s: float
     end_s: float
+    captions: tuple[str, ...] = ()
 
 
 @dataclass

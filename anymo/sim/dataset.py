@@ -20,7 +20,9 @@ worker processes. A unit is one continuous sequence:
 Labels: a window's activity is the label segment covering most of it; ``label_purity`` (the fraction
 it covers) is stored with it. Windows are never dropped - ``hours`` is exactly what you get - so a
 training loader can choose its own purity threshold (windows straddling a transition are typically
-0.5-1.0 pure). The caption is one caption of the majority segment, drawn at random; when another
+0.5-1.0 pure). The caption is one caption of the majority activity, drawn at random - from the
+captions of its label segment in the window when the segment has its own (procedural sequences: they
+tell the speed, hand, ... that step was done with), else its parameter-free phrases; when another
 activity covers at least ``TRANSITION_CAPTION_FRAC`` of the window the caption says so
 ("..., then sitting down").
 """
@@ -246,9 +248,21 @@ def activity_captions(activity: str) -> list[str]:
     return [c[0].upper() + c[1:] for c in caps]
 
 
-def segment_captions(motion: BodyMotion, activity: str) -> list[str]:
-    """Captions of one labelled activity of ``motion``: the motion's own captions when it holds only
-    that activity (they carry its sampled speed, hand, ...), else `activity_captions`."""
+def segment_captions(motion: BodyMotion, activity: str, window_s: tuple[float, float] | None = None) -> list[str]:
+    """Captions of one labelled activity of ``motion`` (in the window ``window_s`` = (t0, t1) when given).
+
+    In order of preference: the own captions of the ``activity`` label segment overlapping the window
+    most (they carry the speed, hand, ... that stretch was done with); the motion's captions when it
+    holds only that activity; `activity_captions` (the phrases without parameters).
+    """
+    segs = [s for s in motion.labels if s.activity == activity and s.captions]
+    if window_s is not None:
+        t0, t1 = window_s
+        segs = [s for s in segs if min(s.end_s, t1) > max(s.start_s, t0)]
+        if segs:
+            return list(max(segs, key=lambda s: min(s.end_s, t1) - max(s.start_s, t0)).captions)
+    elif len(segs) == 1:
+        return list(segs[0].captions)
     if len({seg.activity for seg in motion.labels}) <= 1 and motion.captions:
         return list(motion.captions)
     return activity_captions(activity) or [f"A person: {activity}."]
@@ -281,11 +295,12 @@ def activity_predicate(activity: str) -> str:
     return f"is {activity}"
 
 
-def window_caption(rng: np.random.Generator, motion: BodyMotion, cover: list[tuple[str, float]]) -> str:
-    """One caption of the majority activity; when another activity covers at least
-    ``TRANSITION_CAPTION_FRAC`` of the window, a caption telling both in time order instead."""
+def window_caption(rng: np.random.Generator, motion: BodyMotion, cover: list[tuple[str, float]],
+                   window_s: tuple[float, float] | None = None) -> str:
+    """One caption of the majority activity (see `segment_captions`); when another activity covers at
+    least ``TRANSITION_CAPTION_FRAC`` of the window, a caption telling both in time order instead."""
     main = cover[0][0]
-    caps = segment_captions(motion, main)
+    caps = segment_captions(motion, main, window_s)
     caption = caps[int(rng.integers(len(caps)))]
     if len(cover) > 1 and cover[1][1] >= TRANSITION_CAPTION_FRAC:
         other = cover[1][0]
@@ -379,12 +394,13 @@ def simulate_unit(cfg: DatasetConfig, unit_id: int, clips: list[Path] | None = N
     t_resample = time.perf_counter() - t
     activity, caption, purity = [], [], []
     for w in range(n_win):
-        cover = window_labels(motion.labels, w * cfg.window_s, (w + 1) * cfg.window_s)
+        t0_s, t1_s = w * cfg.window_s, (w + 1) * cfg.window_s
+        cover = window_labels(motion.labels, t0_s, t1_s)
         if not cover:
             raise RuntimeError(f"unit {unit_id}: no activity label covers window {w} of {source}")
         activity.append(cover[0][0])
         purity.append(cover[0][1])
-        caption.append(window_caption(rng, motion, cover))
+        caption.append(window_caption(rng, motion, cover, (t0_s, t1_s)))
     arrays = {
         "acc_mps2": np.ascontiguousarray(acc, dtype=np.float32),
         "gyro_rads": np.ascontiguousarray(gyro, dtype=np.float32),

@@ -309,3 +309,40 @@ def test_benchmark_one_hour_at_120_hz() -> None:
                                "load_avg_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
                                "segments": len(m.labels)}, indent=1))
     assert m.n_frames == 3600 * 120 + 1 and np.all(np.isfinite(m.pos_m))
+
+
+def test_sequence_label_segments_carry_the_captions_of_their_own_clip() -> None:
+    slow, fast = ("slow", "leisurely"), ("brisk", "quickly")
+    for seed in range(4):
+        m = generate_sequence(["walking_slow", "brushing_teeth", "walking_brisk"], 36.0, np.random.default_rng(seed), rate_hz=30.0)
+        segs = {s.activity: s for s in m.labels}
+        assert {"walking slowly", "brushing teeth", "walking briskly"} <= set(segs)
+        assert all(len(s.captions) >= 3 and all(c.endswith(".") and c[0].isupper() for c in s.captions) for s in m.labels)
+
+        def core(s) -> slice:  # the segment without the blends at its ends
+            return slice(int((s.start_s + 1.5) * m.rate_hz), int((s.end_s - 1.5) * m.rate_hz))
+
+        def speed_mps(s) -> float:
+            xy = m.pos_m[core(s), I["Pelvis"], :2]
+            return float(np.linalg.norm(xy[-1] - xy[0]) / ((len(xy) - 1) / m.rate_hz))
+
+        # each walking stretch is described by its own speed, which the motion shows
+        assert speed_mps(segs["walking slowly"]) < 1.05 < 1.5 < speed_mps(segs["walking briskly"])
+        for name, words, wrong in (("walking slowly", slow, fast), ("walking briskly", fast, slow)):
+            text = " ".join(segs[name].captions).lower()
+            assert any(w in text for w in words) and not any(w in text for w in wrong), segs[name].captions
+            assert "teeth" not in text
+        # the brushing captions name the hand that is at the mouth
+        brush = core(segs["brushing teeth"])
+        head = m.pos_m[brush, I["Head"]]
+        near = {h: np.linalg.norm(m.pos_m[brush, I[h.capitalize() + "Hand"]] - head, axis=1).min() for h in ("right", "left")}
+        hand = min(near, key=near.get)
+        other = "left" if hand == "right" else "right"
+        text = " ".join(segs["brushing teeth"].captions)
+        assert hand in text and other not in text and "walk" not in text.lower()
+        assert "then" in m.captions[0]  # the motion's own captions still tell the whole story
+
+
+def test_single_clip_label_carries_the_clip_captions() -> None:
+    m = generate_activity("waving", 5.0, np.random.default_rng(3), rate_hz=RATE_HZ)
+    assert list(m.labels[0].captions) == m.captions

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -12,7 +13,15 @@ from anymo.body.named_placements import placement_ids_for
 from anymo.body.placement_names import NAMED_PLACEMENTS
 from anymo.body.surface import N_PLACEMENTS, placement_table_from_json, reference_placements
 from anymo.data.recording import LabelSegment
-from anymo.sim.dataset import DatasetConfig, draw_placements, generate_dataset, unit_rng, window_labels
+from anymo.sim.dataset import (
+    DatasetConfig,
+    draw_placements,
+    generate_dataset,
+    segment_captions,
+    unit_rng,
+    window_caption,
+    window_labels,
+)
 from anymo.sim.shards import SHARD_ARRAYS, ShardFormatError, arrays_digest, load_shards, read_shard
 
 G = 9.80665
@@ -205,3 +214,27 @@ def test_reader_rejects_damaged_datasets(small, tmp_path) -> None:
     (bad / "shard-00002.npz").unlink()
     with pytest.raises(ShardFormatError, match="missing"):
         load_shards(bad)
+
+
+def test_window_caption_comes_from_the_label_segment_in_the_window() -> None:
+    labels = [
+        LabelSegment("walking", 0.0, 10.0, captions=("Someone walks briskly.", "A person walks quickly.")),
+        LabelSegment("standing", 10.0, 20.0, captions=("A person stands still.",)),
+        LabelSegment("walking", 20.0, 30.0, captions=("Someone walks slowly.",)),
+    ]
+    motion = SimpleNamespace(labels=labels, captions=["A person walks briskly, then stands, then walks slowly."])
+    rng = np.random.default_rng(0)
+    for t0, words in ((2.0, "brisk quick"), (23.0, "slow"), (9.0, "brisk quick")):  # 9-14 s: walking 20 %, standing 80 %
+        cover = window_labels(labels, t0, t0 + 5.0)
+        cap = window_caption(rng, motion, cover, (t0, t0 + 5.0))
+        if cover[0][0] == "walking":
+            assert any(w in cap for w in words.split()), cap
+        else:
+            assert cap == "A person stands still."
+    # a window overlapping both walking stretches takes the one it overlaps most
+    assert segment_captions(motion, "walking", (8.0, 28.0)) == ["Someone walks slowly."]
+    # without per-segment captions (e.g. motion capture): the phrases without parameters
+    plain = SimpleNamespace(labels=[LabelSegment("walking", 0.0, 10.0), LabelSegment("standing", 10.0, 20.0)], captions=["x"])
+    caps = segment_captions(plain, "walking", (0.0, 5.0))
+    assert caps and not any(w in " ".join(caps) for w in ("slow", "brisk", "quick"))
+    assert segment_captions(SimpleNamespace(labels=[LabelSegment("walking", 0.0, 10.0)], captions=["Own."]), "walking", (0.0, 5.0)) == ["Own."]

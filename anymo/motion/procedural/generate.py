@@ -67,10 +67,11 @@ def generate_with_params(activity: str, duration_s: float, rng: np.random.Genera
     t_end = (local.shape[0] - 1) / rate_hz
     sk = make_skeleton(p.shape)
     pos, quat = fast_fk(sk, root, quat_make_continuous(local, axis=0))
+    captions = make_captions(sp, p, rng)
     motion = BodyMotion(
         skeleton=sk, rate_hz=rate_hz, pos_m=pos, quat_wxyz=quat,
-        labels=[LabelSegment(sp.text, 0.0, float(t_end))],
-        captions=make_captions(sp, p, rng),
+        labels=[LabelSegment(sp.text, 0.0, float(t_end), captions=tuple(captions))],
+        captions=captions,
         source=f"procedural:{activity}",
     )  # fmt: skip
     return motion, p

@@ -15,7 +15,7 @@ from anymo.data.recording import LabelSegment
 from anymo.geometry.rotations import quat_conj, quat_from_axis_angle, quat_make_continuous, quat_mul, quat_rotate, quat_slerp
 from anymo.motion.base import BodyMotion
 from anymo.motion.procedural.activities import ACTIVITIES, STAND, TRANSITIONS, spec
-from anymo.motion.procedural.captions import SUBJECTS, predicate
+from anymo.motion.procedural.captions import SUBJECTS, make_captions, predicate
 from anymo.motion.procedural.generate import _check, render_clip
 from anymo.motion.procedural.params import random_body_shape, random_style
 from anymo.motion.procedural.pose import fast_fk
@@ -102,7 +102,8 @@ def generate_sequence(activities: list[str] | None, duration_s: float, rng: np.r
     """One person doing ``activities`` in order (None: random ones) for ``duration_s`` in total.
 
     Transitions are inserted where postures differ (e.g. "lying" after "walking" gets "lying_down"
-    first), each step gets its own `LabelSegment`, and the captions tell the story in order.
+    first), each step gets its own `LabelSegment` carrying that step's captions (its sampled speed,
+    hand, ...), and the motion's captions tell the whole story in order.
     """
     _check(duration_s, rate_hz)
     if not (0 < segment_s[0] <= segment_s[1]):
@@ -160,8 +161,9 @@ def generate_sequence(activities: list[str] | None, duration_s: float, rng: np.r
         start = t0 if k == 0 else t0 + 0.5 * prev_ov
         t0 += d
         end = t0 + 0.5 * ov if not last else (n_done + len(cur[0]) - 1) / rate_hz
-        labels.append(LabelSegment(spec(act).text, float(start), float(end)))
         preds.append(predicate(spec(act), p, rng, spec(act).phrases[int(rng.integers(len(spec(act).phrases)))]))
+        # this step's own captions, written from the parameters it was rendered with (speed, hand, ...)
+        labels.append(LabelSegment(spec(act).text, float(start), float(end), captions=tuple(make_captions(spec(act), p, rng))))
         prev_ov = ov
     done.append(cur)
     local = quat_make_continuous(np.concatenate([d[0] for d in done]), axis=0)
