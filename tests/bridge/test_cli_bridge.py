@@ -103,7 +103,7 @@ def test_ctrl_c_stops_cleanly_and_kill_9_loses_at_most_the_last_second(emulated:
     rec, out = tmp_path / "ctrl_c.anymorec", tmp_path / "ctrl_c.json"
     proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "stream", "--record", str(rec), "--json", str(out)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(4.0)
+    time.sleep(3.0)
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 0, stderr

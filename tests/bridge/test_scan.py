@@ -25,8 +25,8 @@ def test_advertisements_are_matched_to_drivers_by_uuid_or_name() -> None:
 
 def test_scan_lists_each_wearable_with_its_type(emulate) -> None:
     async def body(em):
-        found = await scan(2.0)
-        filtered = await scan(2.0, service_filter=True)
+        found = await scan(1.5)
+        filtered = await scan(1.0, service_filter=True)
         return em.addresses, found, filtered
 
     addresses, found, filtered = emulate(SPECS, body)
@@ -82,10 +82,10 @@ def test_session_with_the_adapter_powered_off_fails_clearly_and_survives_a_power
             return sum(len(b) for b in [b async for b in session.blocks()] if b.sensor == "imu")
 
         consumer = asyncio.ensure_future(consume())
-        run = asyncio.ensure_future(session.run(8.0))
-        await asyncio.sleep(2.5)
+        run = asyncio.ensure_future(session.run(6.0))
+        await asyncio.sleep(2.0)
         await em.set_powered(False)
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(1.0)
         await em.set_powered(True)
         stats = await run
         assert await consumer == stats[em.addresses[0]].samples_received
