@@ -69,7 +69,7 @@ class _Link:
 
 
 class Session:
-    """One streaming session over several paired wearables."""
+    """One streaming session over several paired wearables (``run`` it once)."""
 
     def __init__(self, devices: list[PairedDevice], *, record: str | Path | None = None,
                  on_samples: SamplesCallback | None = None, config: SessionConfig | None = None) -> None:
@@ -172,9 +172,10 @@ class Session:
                 except OSError as exc:
                     log.error("finishing the recording %s failed: %s", self.record_path, exc)
                     self._stop_recording()
-            for q in self._queues:
-                with contextlib.suppress(asyncio.QueueFull):
-                    q.put_nowait(None)
+            for q in self._queues:  # end every blocks() iterator (making room in a full queue)
+                if q.full():
+                    q.get_nowait()
+                q.put_nowait(None)
         if self._fatal is not None:
             raise self._fatal
         return self.stats
