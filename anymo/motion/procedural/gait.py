@@ -6,6 +6,8 @@ gait cycle (0 % = heel strike of the same leg). Cadence and stride length follow
 length (dimensionless Froude speed). Walking plants the feet: the root height and horizontal motion
 come from the lowest sole points, so the pelvis bobs twice per stride and stance feet do not slide.
 Running has a flight phase: the pelvis follows a spring-mass vertical acceleration pattern.
+Walking and running record their heel strikes in ``p.impacts`` (see `impacts`): the shock is added to
+the segment positions after forward kinematics.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from anymo.body.skeleton import Skeleton
+from anymo.motion.procedural.impacts import gait_impacts
 from anymo.motion.procedural.params import ActivityParams
 from anymo.motion.procedural.pose import Pose, fk_rel, foot_contacts_m, plant_root, softmin_weights, stance_weights
 from anymo.motion.procedural.signals import (
@@ -185,6 +188,7 @@ def walking(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.n
     path = np.sum(np.linalg.norm(np.diff(root[:, :2], axis=0), axis=1))
     root[:, :2] *= p.speed_mps * (t_s[-1] - t_s[0]) / max(path, 1e-9)
     p.extra["step_length_m"] = step_m
+    p.impacts = gait_impacts(t_s, phase, running=False, speed_mps=p.speed_mps, rng=rng)
     return local, root
 
 
@@ -223,6 +227,7 @@ def _bouncing(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np
     f_step = 2 * float(np.mean(f_stride))
     z = plant_root(sk, *rel, p.rate_hz)[:, 2] + _hop_z(2 * phase - 2 * np.pi * contact_frac, 1 - contact_frac, f_step)
     xy = np.zeros((len(t_s), 2)) if p.in_place else _advance(heading, p.speed_mps * (1 + 0.03 * np.cos(2 * phase)), p.rate_hz)
+    p.impacts = gait_impacts(t_s, phase, running=True, speed_mps=p.speed_mps, rng=rng)
     return local, np.concatenate([xy, z[:, None]], axis=1)
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from anymo.body.skeleton import BodyShape
+from anymo.motion.procedural.impacts import Impacts
 
 
 @dataclass
@@ -60,4 +61,5 @@ class ActivityParams:
     amplitude: float = 1.0  # relative to a typical execution
     arm_swing_deg: float = 0.0  # peak-to-peak shoulder swing in gait
     in_place: bool = False
+    impacts: Impacts = field(default_factory=Impacts.empty)  # foot-ground contacts (gait), added after kinematics
     extra: dict = field(default_factory=dict)

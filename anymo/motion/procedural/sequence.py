@@ -17,6 +17,7 @@ from anymo.motion.base import BodyMotion
 from anymo.motion.procedural.activities import ACTIVITIES, STAND, TRANSITIONS, spec
 from anymo.motion.procedural.captions import SUBJECTS, make_captions, predicate
 from anymo.motion.procedural.generate import _check, render_clip
+from anymo.motion.procedural.impacts import Impacts, add_impacts
 from anymo.motion.procedural.params import random_body_shape, random_style
 from anymo.motion.procedural.pose import fast_fk
 from anymo.motion.procedural.signals import smoothstep
@@ -140,7 +141,7 @@ def generate_sequence(activities: list[str] | None, duration_s: float, rng: np.r
     done: list[tuple[np.ndarray, np.ndarray]] = []
     n_done = 0
     cur = None
-    labels, preds = [], []
+    labels, preds, impacts = [], [], []
     t0, prev_ov = 0.0, 0.0
     for k, ((act, posture), d) in enumerate(zip(plan, durs)):
         last = k == len(plan) - 1
@@ -152,6 +153,8 @@ def generate_sequence(activities: list[str] | None, duration_s: float, rng: np.r
         posture_arg = posture if posture in spec(act).postures and len(spec(act).postures) > 1 else None
         local, root, p = render_clip(act, clip_s, rng, shape=shape, rate_hz=rate_hz, posture=posture_arg,
                                      style=style, hand=hand)
+        start_frame = n_done + len(cur[0]) - n_prev_ov if cur is not None else 0
+        impacts.append(_blended_impacts(p.impacts, start_frame, len(local), n_prev_ov, 0 if last else int(round(ov * rate_hz)) + 1, rate_hz))
         if cur is None:
             cur = (local, root)
         else:
@@ -170,8 +173,21 @@ def generate_sequence(activities: list[str] | None, duration_s: float, rng: np.r
     root = np.concatenate([d[1] for d in done])
     sk = make_skeleton(shape)
     pos, quat = fast_fk(sk, root, local)
+    pos = add_impacts(pos, Impacts.concat(impacts), rate_hz)
     return BodyMotion(skeleton=sk, rate_hz=rate_hz, pos_m=pos, quat_wxyz=quat, labels=labels,
                       captions=_story(preds, rng), source="procedural:sequence")
+
+
+def _blended_impacts(imp: Impacts, start_frame: int, n_frames: int, n_head: int, n_tail: int, rate_hz: float) -> Impacts:
+    """A clip's foot contacts on the sequence's clock, each weighted like the clip's pose in the blends
+    at its ends (``n_head`` / ``n_tail`` overlap frames, the smooth step of `_blend`)."""
+    frame = imp.t_s * rate_hz
+    w = np.ones_like(frame)
+    if n_head > 1:
+        w *= smoothstep(frame / (n_head - 1))
+    if n_tail > 1:
+        w *= 1.0 - smoothstep((frame - (n_frames - n_tail)) / (n_tail - 1))
+    return imp.moved(start_frame / rate_hz, w)
 
 
 def _story(preds: list[str], rng: np.random.Generator) -> list[str]:
