@@ -24,15 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from .clock import ClockSync, ClockSyncConfig
+from .devices import get_driver
 from .devices.base import DecodeStats, ImuSamples, PacketDecoder
 from .record import RecordingWriter, iter_chunks, read_header
 
 log = logging.getLogger(__name__)
 
 SEQ_CONTINUITY_MAX = 1024  # a sequence jump at a connection's start up to this is counted as lost packets
-SEQ_STARTS_AT_ZERO = {"anymo-imu"}  # protocols whose data stream restarts at seq 0 with every start command
-# protocols with neither sequence numbers nor timestamps: the decoder times samples by counting them
-COUNT_TIMED = {"witmotion-wt901ble", "thingy52", "metamotion"}
 COUNT_LOSS_WINDOW_S = 0.3  # count-timed loss inference: the recent window and the history it is compared with
 COUNT_LOSS_HISTORY_S = 3.0
 
@@ -130,7 +128,9 @@ class DeviceStream:
         self._last_t_dev: dict[str, float] = {}
         self._primary: str | None = None
         self._held: list[tuple[str, bytes, float]] | None = None  # notifications during the start procedure
-        self.count_timed = self.device_type in COUNT_TIMED
+        driver = get_driver(self.device_type)
+        self.count_timed = driver.timing == "count"  # neither sequence numbers nor timestamps
+        self.seq_restarts_on_start = driver.seq_restarts_on_start
         self._shift_s: dict[str, float] = {}  # count-timed: device time of the samples inferred lost, per sensor
         self._period_s: dict[str, float] = {}
         self._lateness: dict[str, deque[tuple[float, float]]] = {}
@@ -213,7 +213,7 @@ class DeviceStream:
         if s.seq is None:
             return
         if self._first_seq_of_connection:
-            if self.device_type in SEQ_STARTS_AT_ZERO:  # the stream restarts at seq 0 on every START
+            if self.seq_restarts_on_start:  # the stream restarts at seq 0 on every START
                 lost = s.seq if s.seq <= SEQ_CONTINUITY_MAX else 0
             elif self._last_seq is not None:  # the counter continues across connections
                 jump = (s.seq - self._last_seq) % (1 << self.seq_bits)

@@ -225,6 +225,8 @@ def reply(opcode: int, status: int, body: bytes = b"") -> bytes:
 
 
 class AnymoImuDriver(DeviceDriver):
+    timing = "sequence"
+    seq_restarts_on_start = True
     device_type = "anymo-imu"
     display_name = "AnyMo IMU (open profile)"
     service_uuids = (SERVICE_UUID,)

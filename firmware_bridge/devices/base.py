@@ -104,6 +104,11 @@ class DeviceDriver(abc.ABC):
 
     device_type: str  # stable id used on the CLI and in the pairing store, e.g. "polar-verity"
     display_name: str
+    # How the protocol times its samples, which decides how the stream detects lost packets:
+    # "sequence" (packet counter), "timestamp" (device time per frame) or "count" (neither: samples are
+    # timed by counting them at the configured rate, so losses can only be inferred from late arrivals).
+    timing: str = "timestamp"
+    seq_restarts_on_start: bool = False  # "sequence": the counter restarts at 0 with every start command
     service_uuids: tuple[str, ...]  # advertised services used to recognise the device when scanning
     name_prefixes: tuple[str, ...] = ()  # advertised local-name prefixes, e.g. ("Polar Sense",)
 

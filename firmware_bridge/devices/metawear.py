@@ -128,6 +128,7 @@ class MetaWearDecoder(PacketDecoder):
 class MetaWearDriver(DeviceDriver):
     """Start: subscribe notify, read acc/gyro module info, write config, subscribe data, enable, power on.
     Stop: power off, disable, unsubscribe — gyro then accelerometer — then stop notifications."""
+    timing = "count"
 
     device_type = "metamotion"
     display_name = "MbientLab MetaMotion (BMI160)"

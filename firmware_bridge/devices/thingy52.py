@@ -124,6 +124,7 @@ class Thingy52Decoder(PacketDecoder):
 class Thingy52Driver(DeviceDriver):
     """Start: read the motion config, write it back with the motion frequency nearest to the request, read it
     again to confirm, enable raw notifications. Stop: disable raw notifications."""
+    timing = "count"
 
     device_type = "thingy52"
     display_name = "Nordic Thingy:52"

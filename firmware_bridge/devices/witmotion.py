@@ -127,6 +127,7 @@ class WitMotionDecoder(PacketDecoder):
 class WitMotionDriver(DeviceDriver):
     """Start: notifications on, unlock, write the return rate, save, read the rate register back.
     Stop: notifications off (the sensor streams whenever a central listens; there is no stop command)."""
+    timing = "count"
 
     device_type = "witmotion-wt901ble"
     display_name = "WitMotion WT901BLE"
