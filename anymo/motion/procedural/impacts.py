@@ -119,8 +119,9 @@ def gait_impacts(t_s: np.ndarray, stride_phase_rad: np.ndarray, *, running: bool
                  rng: np.random.Generator) -> Impacts:
     """Heel strikes of a gait whose right foot lands at stride phase 0 and the left at pi.
 
-    Shank peak with hard shoes: walking 4.5 g at 1.35 m/s, running 7 g at 3.5 m/s, in proportion to
-    speed (jogging in place, ``speed_mps`` 0, lands like running at 1.5 m/s: 3 g). Per clip: the
+    Shank peak with hard shoes: walking 4.5 g at 1.35 m/s, running 9 g at 3.5 m/s, in proportion to
+    speed (jogging in place, ``speed_mps`` 0, lands like running at 1.5 m/s: 3.9 g); shoes and
+    surface take 0.5-1.0 of it (means: walking 3.4 g, running 6.8 g). Per clip: the
     wearer (lognormal, 20 %) and shoe/surface (x0.5-1.0); per step: lognormal, 12 %. Call it after the
     gait's other draws (it is the last user of ``rng`` in a gait generator).
     """
@@ -135,7 +136,7 @@ def gait_impacts(t_s: np.ndarray, stride_phase_rad: np.ndarray, *, running: bool
     shoe_surface = rng.uniform(0.5, 1.0)  # resilient heels / soft ground halve the transient (Light 1980)
     per_step = np.exp(rng.normal(0.0, 0.12, n))
     if running:
-        nominal_g = 7.0 * max(speed_mps, 1.5) / 3.5  # Lafortune 1991, Mizrahi 2000; rises with speed (Shorten & Winslow 1992)
+        nominal_g = 9.0 * max(speed_mps, 1.5) / 3.5  # mean 6.8 g (Mizrahi 2000), up to ~11 g (Lafortune 1991); rises with speed
         freq = np.clip(12.0 + 2.5 * (speed_mps - 2.0), 12.0, 20.0) + rng.uniform(-1.0, 1.0, n)  # 12-20 Hz, higher when faster
     else:
         nominal_g = 4.5 * speed_mps / 1.35  # hard heels ~5 g, resilient ~2.5 g (Light 1980); 2.7-3.7 g (Lafortune 1991)
