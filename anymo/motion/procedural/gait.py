@@ -149,6 +149,20 @@ def _lowest_on_floor(sk: Skeleton, rel: tuple[np.ndarray, np.ndarray], z_osc: np
     return z_osc + np.max(-zmin - z_osc)
 
 
+def landing_gap_m(sk: Skeleton, rel: tuple[np.ndarray, np.ndarray], root_z_m: np.ndarray, *, walking: bool) -> np.ndarray:
+    """Each foot's height [T, 2] (right, left) above the floor it is coming down onto (0 = landed).
+
+    Running: the foot's lowest sole point above the floor, less 5 mm. Walking lands on the heel, and the
+    floor is where the body stands: the other foot's lowest sole point (at most 1 cm up: the planting
+    softens the switch between the feet, so double support can float by up to ~1 cm), less 3 mm.
+    """
+    soles_m = foot_contacts_m(sk, *rel)[..., 2] + root_z_m[:, None]  # [T, 6]: heel, ball, tip; right then left
+    lowest = np.stack([soles_m[:, :3].min(axis=1), soles_m[:, 3:].min(axis=1)], axis=1)
+    if not walking:
+        return lowest - 0.005
+    return soles_m[:, [0, 3]] - np.minimum(lowest[:, ::-1], 0.01) - 0.003
+
+
 def walking(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Level walking with planted feet. Needs p.speed_mps; sets cadence and arm swing."""
     leg = 0.53 * sk.shape.height_m
@@ -188,7 +202,8 @@ def walking(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.n
     path = np.sum(np.linalg.norm(np.diff(root[:, :2], axis=0), axis=1))
     root[:, :2] *= p.speed_mps * (t_s[-1] - t_s[0]) / max(path, 1e-9)
     p.extra["step_length_m"] = step_m
-    p.impacts = gait_impacts(t_s, phase, running=False, speed_mps=p.speed_mps, rng=rng)
+    p.impacts = gait_impacts(t_s, phase, running=False, speed_mps=p.speed_mps, rng=rng,
+                             gap_m=landing_gap_m(sk, rel, root[:, 2], walking=True))
     return local, root
 
 
@@ -227,7 +242,7 @@ def _bouncing(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np
     f_step = 2 * float(np.mean(f_stride))
     z = plant_root(sk, *rel, p.rate_hz)[:, 2] + _hop_z(2 * phase - 2 * np.pi * contact_frac, 1 - contact_frac, f_step)
     xy = np.zeros((len(t_s), 2)) if p.in_place else _advance(heading, p.speed_mps * (1 + 0.03 * np.cos(2 * phase)), p.rate_hz)
-    p.impacts = gait_impacts(t_s, phase, running=True, speed_mps=p.speed_mps, rng=rng)
+    p.impacts = gait_impacts(t_s, phase, running=True, speed_mps=p.speed_mps, rng=rng, gap_m=landing_gap_m(sk, rel, z, walking=False))
     return local, np.concatenate([xy, z[:, None]], axis=1)
 
 

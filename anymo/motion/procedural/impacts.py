@@ -115,15 +115,46 @@ def contact_times_s(t_s: np.ndarray, phase_rad: np.ndarray, contact_phase_rad: f
     return t_s[i] + frac * (t_s[i + 1] - t_s[i])
 
 
+def landing_times_s(t_s: np.ndarray, gap_m: np.ndarray, approx_s: np.ndarray, side: np.ndarray, *,
+                    before_s: float | np.ndarray, after_s: float | np.ndarray) -> np.ndarray:
+    """When each foot reaches the floor: the first instant in [approx - before, approx + after] where
+    ``gap_m[:, side]`` (the foot's height above the floor, [T, 2]: right, left) comes down through 0.
+
+    Linear interpolation between frames; NaN where the gap does not come down through 0 in the window.
+    """
+    n_t = len(t_s)
+    dt = float(t_s[1] - t_s[0])
+    approx_s, side = np.asarray(approx_s, dtype=np.float64), np.asarray(side, dtype=np.int64)
+    before, after = np.broadcast_to(before_s, approx_s.shape), np.broadcast_to(after_s, approx_s.shape)
+    lo = np.clip(np.floor((approx_s - before - t_s[0]) / dt), 0, n_t - 1).astype(np.int64)
+    n_win = int(np.ceil(np.max(before + after, initial=0.0) / dt)) + 2
+    idx = lo[:, None] + np.arange(n_win)[None, :]  # [E, W]
+    inside = idx + 1 < np.minimum(n_t, np.ceil((approx_s + after - t_s[0]) / dt).astype(np.int64) + 1)[:, None]
+    idx = np.minimum(idx, n_t - 2)
+    g0, g1 = gap_m[idx, side[:, None]], gap_m[idx + 1, side[:, None]]
+    down = inside & (g0 > 0) & (g1 <= 0)
+    first = np.argmax(down, axis=1)
+    i = idx[np.arange(len(idx)), first]
+    a, b = g0[np.arange(len(idx)), first], g1[np.arange(len(idx)), first]
+    out = t_s[i] + dt * a / (a - b)
+    return np.where(down.any(axis=1), out, np.nan)
+
+
 def gait_impacts(t_s: np.ndarray, stride_phase_rad: np.ndarray, *, running: bool, speed_mps: float,
-                 rng: np.random.Generator) -> Impacts:
-    """Heel strikes of a gait whose right foot lands at stride phase 0 and the left at pi.
+                 rng: np.random.Generator, gap_m: np.ndarray | None = None) -> Impacts:
+    """Heel strikes of a gait whose right foot lands near stride phase 0 and the left near pi.
+
+    With ``gap_m`` [T, 2] (each foot's height above the floor in the generated kinematics, right
+    then left) a contact is the instant that foot comes down to the floor (`landing_times_s`, searched
+    from 15 % of a stride before to 40 % after its phase), and a step whose foot does not come down
+    there has no impact; without it, the contact is at the phase itself (0 % of the normative cycle).
 
     Shank peak with hard shoes: walking 4.5 g at 1.35 m/s, running 9 g at 3.5 m/s, in proportion to
     speed (jogging in place, ``speed_mps`` 0, lands like running at 1.5 m/s: 3.9 g); shoes and
     surface take 0.5-1.0 of it (means: walking 3.4 g, running 6.8 g). Per clip: the
     wearer (lognormal, 20 %) and shoe/surface (x0.5-1.0); per step: lognormal, 12 %. Call it after the
-    gait's other draws (it is the last user of ``rng`` in a gait generator).
+    gait's other draws (it is the last user of ``rng`` in a gait generator; the draws do not depend
+    on ``gap_m``).
     """
     right = contact_times_s(t_s, stride_phase_rad, 0.0)
     left = contact_times_s(t_s, stride_phase_rad, np.pi)
@@ -142,7 +173,14 @@ def gait_impacts(t_s: np.ndarray, stride_phase_rad: np.ndarray, *, running: bool
         nominal_g = 4.5 * speed_mps / 1.35  # hard heels ~5 g, resilient ~2.5 g (Light 1980); 2.7-3.7 g (Lafortune 1991)
         freq = np.clip(10.0 + 3.0 * (speed_mps - 0.6), 10.0, 16.0) + rng.uniform(-1.0, 1.0, n)
     peak = nominal_g * G_MPS2 * wearer * shoe_surface * per_step
-    return Impacts(times, side, peak, freq, rng.uniform(0.2, 0.35, n))
+    imp = Impacts(times, side, peak, freq, rng.uniform(0.2, 0.35, n))
+    if gap_m is None or n == 0:
+        return imp
+    stride_s = 2 * np.pi / np.interp(times, t_s, np.gradient(stride_phase_rad, t_s))
+    landed = landing_times_s(t_s, gap_m, times, side, before_s=0.15 * stride_s, after_s=0.4 * stride_s)
+    keep = np.isfinite(landed)
+    order = np.argsort(landed[keep], kind="stable")
+    return Impacts(*(x[keep][order] for x in (landed, side, imp.peak_mps2, imp.freq_hz, imp.zeta)))
 
 
 # ---- rendering -------------------------------------------------------------------------------------
