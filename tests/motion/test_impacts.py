@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from anymo.body.named_placements import canonical_placement
-from anymo.body.skeleton import make_skeleton
+from anymo.body.skeleton import SEGMENT_INDEX, make_skeleton
 from anymo.body.surface import reference_placements
 from anymo.geometry.rotations import quat_make_continuous
 from anymo.motion.base import BodyMotion
 from anymo.motion.procedural import ACTIVITIES, generate_activity, generate_with_params
 from anymo.motion.procedural.generate import render_clip
-from anymo.motion.procedural.impacts import Impacts, add_impacts, gait_impacts, unit_transient
+from anymo.motion.procedural.impacts import Impacts, add_impacts, gait_impacts, landing_times_s, unit_transient
 from anymo.motion.procedural.pose import fast_fk, foot_contacts_m
 from anymo.motion.procedural.sequence import _blended_impacts
 from anymo.sim.imu import ideal_imu
@@ -87,17 +87,51 @@ def test_high_frequency_share_of_shank_acceleration_rises_from_nearly_zero() -> 
     assert _band_share(shaken[2, cut:], 120.0) > 2 * _band_share(plain[2, cut:], 120.0)
 
 
-@pytest.mark.parametrize("activity", ["walking", "walking_brisk", "running"])
-def test_contacts_are_when_the_foot_is_at_the_floor(activity: str) -> None:
-    # contacts are at 0 % of the normative gait cycle (heel strike); the procedural foot, whose
-    # contact switches are softened, is within a few cm of the floor then
-    m, p = generate_with_params(activity, 10.0, np.random.default_rng(2), rate_hz=120.0)
-    soles = foot_contacts_m(m.skeleton, m.pos_m, m.quat_wxyz)[..., 2]  # [T, points]: right foot first
-    n_right = soles.shape[1] // 2
-    for side, pts in ((0, slice(0, n_right)), (1, slice(n_right, None))):
-        t = p.impacts.t_s[p.impacts.side == side]
-        low = soles[np.round(t * 120).astype(int), pts].min(axis=1)
-        assert np.all(low < 0.04), low
+def _arrives(gap_m: np.ndarray, frame: int, frames: int) -> bool:
+    """Whether ``gap_m`` comes down through 0 within ``frames`` frames of ``frame``."""
+    w = gap_m[frame - frames - 1: frame + frames + 1]
+    return bool(np.any((w[:-1] > 0) & (w[1:] <= 0)))
+
+
+@pytest.mark.parametrize("activity", ["walking_slow", "walking", "walking_brisk", "jogging", "running"])
+def test_shock_starts_when_the_foot_reaches_the_floor(activity: str) -> None:
+    rate_hz, walking = 120.0, activity.startswith("walking")
+    arrived, late_arrived = [], []
+    for seed in range(4):
+        local, root, p = render_clip(activity, 8.0, np.random.default_rng(seed), rate_hz=rate_hz)
+        sk = make_skeleton(p.shape)
+        pos, quat = fast_fk(sk, root, quat_make_continuous(local, axis=0))
+        soles = foot_contacts_m(sk, pos, quat)[..., 2]  # [T, 6]: heel, ball, tip of the right then the left foot
+        lowest = np.stack([soles[:, :3].min(axis=1), soles[:, 3:].min(axis=1)], axis=1)
+        imp = p.impacts
+        assert len(imp) >= 8 * p.cadence_spm / 60 - 3 and np.all(np.diff(imp.side) != 0)  # (nearly) every step lands, feet alternate
+        for k in np.nonzero((imp.t_s > 0.5) & (imp.t_s < 7.5))[0]:
+            s = int(imp.side[k])
+            foot = SEGMENT_INDEX[("Right", "Left")[s] + "Foot"]
+            one = Impacts(*(x[k: k + 1] for x in (imp.t_s, imp.side, imp.peak_mps2, imp.freq_hz, imp.zeta)))
+            onset = int(np.argmax(np.abs(add_impacts(pos, one, rate_hz)[:, foot] - pos[:, foot]).max(axis=1) > 0))
+            # the foot's lowest sole point comes down to within 8 mm of the floor: the level the body stands
+            # on in walking (the other foot's lowest point; double support floats by up to ~1 cm), z = 0 in running
+            gap = lowest[:, s] - (np.minimum(lowest[:, 1 - s], 0.01) if walking else 0.0) - 0.008
+            arrived.append(_arrives(gap, onset, 1))
+            late_arrived.append(_arrives(gap, onset + 4, 1))  # a shock 4 frames (33 ms) late would not pass
+            assert lowest[onset, s] < 0.02  # at the floor (walking's double support floats by up to ~1 cm)
+    assert len(arrived) >= 20 and all(arrived), f"{len(arrived) - sum(arrived)} of {len(arrived)} shocks start away from a landing"
+    assert np.mean(late_arrived) < 0.2
+
+
+def test_landing_times_are_the_first_downward_floor_crossings_in_their_windows() -> None:
+    t_s = np.arange(0, 4.0, 0.01)
+    # right foot: 5 cm above the floor, coming down at 0.1 m/s from 1.0 s, lands at 1.5 s; lifts again at 2.5 s
+    # left foot: on the floor at first (no crossing), then lands at 3.2 s
+    gap = np.stack([np.clip(0.05 - 0.1 * (t_s - 1.0), 0.0, 0.05) - 0.002 + np.clip(t_s - 2.5, 0, None),
+                    np.where(t_s < 3.0, -0.01, 0.02 - 0.1 * (t_s - 3.0))], axis=1)
+    got = landing_times_s(t_s, gap, np.array([1.45, 0.5, 3.1, 1.45]), np.array([0, 1, 1, 0]), before_s=0.2, after_s=0.3)
+    assert got[0] == pytest.approx(1.5 - 0.02, abs=1e-9)  # 2 mm above the floor minus 2 mm: 20 ms early
+    assert np.isnan(got[1])  # already down: no landing in its window
+    assert got[2] == pytest.approx(3.2, abs=1e-9)
+    late = landing_times_s(t_s, gap, np.array([1.0]), np.array([0]), before_s=0.2, after_s=0.3)
+    assert np.isnan(late[0])  # the crossing at 1.48 s lies after its window (0.8-1.3 s)
 
 
 def test_faster_gait_hits_harder_and_running_much_harder_than_walking() -> None:

@@ -6,8 +6,13 @@ gait cycle (0 % = heel strike of the same leg). Cadence and stride length follow
 length (dimensionless Froude speed). Walking plants the feet: the root height and horizontal motion
 come from the lowest sole points, so the pelvis bobs twice per stride and stance feet do not slide.
 Running has a flight phase: the pelvis follows a spring-mass vertical acceleration pattern.
-Walking and running record their heel strikes in ``p.impacts`` (see `impacts`): the shock is added to
-the segment positions after forward kinematics.
+Walking and running record their foot strikes in ``p.impacts`` (see `impacts`): each is the instant
+the generated foot comes down to the floor (`landing_gap_m`), and its shock is added to the segment
+positions after forward kinematics. Known limits of the kinematics (documented, not hidden by the
+impacts): in slow walking the landing heel can hover 1-3 cm up for up to ~0.3 s after 0 % of the
+cycle (the trailing toe or the swinging toe holds the body up), so those contacts come that much later;
+walking's double support floats by up to ~1 cm (the planting softens the switch between the feet);
+jogging at speed lands ~150-190 ms after 0 % of the running cycle, often on the forefoot.
 """
 
 from __future__ import annotations
@@ -149,18 +154,20 @@ def _lowest_on_floor(sk: Skeleton, rel: tuple[np.ndarray, np.ndarray], z_osc: np
     return z_osc + np.max(-zmin - z_osc)
 
 
-def landing_gap_m(sk: Skeleton, rel: tuple[np.ndarray, np.ndarray], root_z_m: np.ndarray, *, walking: bool) -> np.ndarray:
-    """Each foot's height [T, 2] (right, left) above the floor it is coming down onto (0 = landed).
+LANDED_M = 0.008  # a foot has landed when its lowest sole point is this close to the floor (shoe sole, soft tissue)
 
-    Running: the foot's lowest sole point above the floor, less 5 mm. Walking lands on the heel, and the
-    floor is where the body stands: the other foot's lowest sole point (at most 1 cm up: the planting
-    softens the switch between the feet, so double support can float by up to ~1 cm), less 3 mm.
+
+def landing_gap_m(sk: Skeleton, rel: tuple[np.ndarray, np.ndarray], root_z_m: np.ndarray, *, walking: bool) -> np.ndarray:
+    """Each foot's height [T, 2] (right, left) above the floor it comes down onto, less `LANDED_M` (<= 0: landed).
+
+    Running: the foot's lowest sole point above the floor. Walking: above the level the body stands on,
+    the other foot's lowest sole point (at most 1 cm up: the planting softens the switch between the
+    feet over ~50 ms, so double support can float by up to ~1 cm).
     """
     soles_m = foot_contacts_m(sk, *rel)[..., 2] + root_z_m[:, None]  # [T, 6]: heel, ball, tip; right then left
     lowest = np.stack([soles_m[:, :3].min(axis=1), soles_m[:, 3:].min(axis=1)], axis=1)
-    if not walking:
-        return lowest - 0.005
-    return soles_m[:, [0, 3]] - np.minimum(lowest[:, ::-1], 0.01) - 0.003
+    floor_m = np.minimum(lowest[:, ::-1], 0.01) if walking else 0.0
+    return lowest - floor_m - LANDED_M
 
 
 def walking(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -136,7 +136,7 @@ def landing_times_s(t_s: np.ndarray, gap_m: np.ndarray, approx_s: np.ndarray, si
     first = np.argmax(down, axis=1)
     i = idx[np.arange(len(idx)), first]
     a, b = g0[np.arange(len(idx)), first], g1[np.arange(len(idx)), first]
-    out = t_s[i] + dt * a / (a - b)
+    out = t_s[i] + dt * a / np.where(a > b, a - b, 1.0)
     return np.where(down.any(axis=1), out, np.nan)
 
 
