@@ -19,13 +19,18 @@ import numpy as np
 from anymo.body.placement_names import check_placement_name
 from anymo.data.loaders import DataFormatError
 from anymo.data.recording import LabelSegment, Recording
-from anymo.data.units import acc_to_mps2, gyro_to_rads
+from anymo.data.units import ACC_UNIT_TO_MPS2, GYRO_UNIT_TO_RADS, acc_to_mps2, gyro_to_rads
 
 INDEX_COLUMNS = ("file", "placement", "rate_hz", "acc_unit", "gyro_unit", "label", "subject")
 REQUIRED_INDEX_COLUMNS = ("file", "placement", "rate_hz", "acc_unit")
 ACC_COLUMNS = ("acc_x", "acc_y", "acc_z")
 GYRO_COLUMNS = ("gyro_x", "gyro_y", "gyro_z")
 MIN_RATE_HZ, MAX_RATE_HZ = 1.0, 10_000.0
+# A worn accelerometer measures gravity: the median |acc| of a recording lies near 9.8 m/s² (about
+# 0.5-2 g even when running). Outside this band the declared unit is wrong.
+PLAUSIBLE_MEDIAN_ACC_MPS2 = (2.5, 40.0)
+# Wearable gyroscopes saturate at 2000 deg/s (34.9 rad/s; a few at 4000): beyond this the unit is deg/s.
+MAX_PLAUSIBLE_GYRO_RADS = 40.0
 
 
 def _read_index(index_path: Path) -> list[dict[str, str]]:
@@ -81,8 +86,9 @@ def load_user_csv(path: str | Path, meta: dict[str, str] | None = None) -> list[
     if data.ndim != 2 or data.shape[1] != len(header):
         raise DataFormatError(f"{path}: rows must have {len(header)} values like the header")
     col = {h: i for i, h in enumerate(header)}
-    if not np.all(np.isfinite(data[:, [col[c] for c in ACC_COLUMNS]])):
-        raise DataFormatError(f"{path}: accelerometer has NaN/inf values; drop those rows (gaps are fine with t_s)")
+    for what, cols in (("accelerometer", ACC_COLUMNS), ("gyroscope", GYRO_COLUMNS), ("t_s", ("t_s",))):
+        if all(c in col for c in cols) and not np.all(np.isfinite(data[:, [col[c] for c in cols]])):
+            raise DataFormatError(f"{path}: {what} has NaN/inf values; drop those rows (gaps are fine with t_s)")
     meta = meta or {}
     acc_unit = meta.get("acc_unit") or "m/s2"
     gyro_unit = meta.get("gyro_unit") or "rad/s"
@@ -94,7 +100,10 @@ def load_user_csv(path: str | Path, meta: dict[str, str] | None = None) -> list[
     except ValueError as exc:
         raise DataFormatError(f"{path}: {exc}") from None
     rate_txt = meta.get("rate_hz", "")
-    rate = float(rate_txt) if rate_txt else None
+    try:
+        rate = float(rate_txt) if rate_txt else None
+    except ValueError:
+        raise DataFormatError(f"{path}: rate_hz {rate_txt!r} is not a number; give the sampling rate in Hz (e.g. 50)") from None
     if rate is not None and not (MIN_RATE_HZ <= rate <= MAX_RATE_HZ and math.isfinite(rate)):
         raise DataFormatError(f"{path}: rate_hz {rate_txt} is outside {MIN_RATE_HZ:g}..{MAX_RATE_HZ:g} Hz")
     t_s = data[:, col["t_s"]] - data[0, col["t_s"]] if "t_s" in col else None
@@ -104,6 +113,7 @@ def load_user_csv(path: str | Path, meta: dict[str, str] | None = None) -> list[
         )
     if t_s is not None and len(t_s) > 1 and not np.all(np.diff(t_s) > 0):
         raise DataFormatError(f"{path}: t_s must increase strictly; sort the rows and drop duplicates")
+    _check_units(path, acc, acc_unit, gyro, gyro_unit)
     if rate is None:
         rate = float(1.0 / np.median(np.diff(t_s))) if len(t_s) > 1 else 1.0
     label = meta.get("label", "")
@@ -121,6 +131,28 @@ def load_user_csv(path: str | Path, meta: dict[str, str] | None = None) -> list[
             source=str(path),
         )
     ]
+
+
+def _check_units(path: Path, acc_mps2: np.ndarray, acc_unit: str, gyro_rads: np.ndarray | None, gyro_unit: str) -> None:
+    """DataFormatError when the converted values cannot come from a worn IMU in the declared units,
+    naming the unit the numbers look like (a g recording declared as m/s² reads |acc| ~ 1 "m/s²")."""
+    median = float(np.median(np.linalg.norm(acc_mps2, axis=1)))
+    lo, hi = PLAUSIBLE_MEDIAN_ACC_MPS2
+    if not lo <= median <= hi:
+        raw = median / ACC_UNIT_TO_MPS2[acc_unit.strip().lower().replace(" ", "").replace("²", "2")]
+        likely = min(("m/s2", "g", "mg"), key=lambda u: abs(np.log(max(raw, 1e-12) * ACC_UNIT_TO_MPS2[u] / 9.80665)))
+        raise DataFormatError(
+            f"{path}: the median |acc| is {median:.2f} m/s² when read as acc_unit={acc_unit!r}, but a worn accelerometer "
+            f"measures gravity (about 9.8 m/s²); the numbers look like {likely!r}: fix acc_unit in recordings.csv "
+            "(this format expects raw accelerometer data with gravity, not linear acceleration)"
+        )
+    if gyro_rads is not None and gyro_rads.size:
+        p99 = float(np.percentile(np.linalg.norm(gyro_rads, axis=1), 99))
+        if p99 > MAX_PLAUSIBLE_GYRO_RADS and GYRO_UNIT_TO_RADS[gyro_unit.strip().lower().replace(" ", "")] == 1.0:
+            raise DataFormatError(
+                f"{path}: the gyroscope reads up to {p99:.0f} rad/s as gyro_unit={gyro_unit!r}, beyond any wearable's "
+                f"range (2000 deg/s = 34.9 rad/s); the numbers look like 'deg/s': fix gyro_unit in recordings.csv"
+            )
 
 
 def _numeric(row: list[str]) -> bool:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from anymo.data.datasets import DATASETS, DatasetNotFoundError, default_data_dir
 from anymo.data.loaders import DataFormatError
-from anymo.eval.harness import POOLED_VOCABULARY, evaluate
+from anymo.eval.harness import POOLED_VOCABULARY, USER_DATASET, evaluate, is_user_folder
 from anymo.eval.models import load_model
 from anymo.preprocess.windows import WindowConfig
 
@@ -39,7 +39,9 @@ def format_table(report: dict) -> str:
 def main(argv: list[str], prog: str) -> int:
     ap = argparse.ArgumentParser(prog=prog, description="Zero-shot recognition, retrieval and captioning on real IMU.")
     ap.add_argument("--model", required=True, help="'random', 'supervised' (LOSO reference) or a model bundle path")
-    ap.add_argument("--data", type=Path, default=None, help="data directory (default: $ANYMO_DATA or ../shared/data)")
+    ap.add_argument("--data", type=Path, default=None,
+                    help="data directory (default: $ANYMO_DATA or ../shared/data), or your own recordings folder "
+                         "with recordings.csv (docs/user_data.md), evaluated as one dataset 'user'")
     ap.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated dataset names (default: all)")
     ap.add_argument("--json", type=Path, default=None, help="write the full report here")
     ap.add_argument("--hop-s", type=float, default=2.5, help="window hop in seconds (windows are 5 s)")
@@ -48,7 +50,9 @@ def main(argv: list[str], prog: str) -> int:
     ap.add_argument("--no-bertscore", action="store_true", help="skip BERTScore (it needs torch + the MiniLM package)")
     args = ap.parse_args(argv)
     names = [n.strip() for n in args.datasets.split(",") if n.strip()]
-    unknown = [n for n in names if n not in DATASETS]
+    if is_user_folder(args.data):
+        names = [USER_DATASET]
+    unknown = [n for n in names if n not in DATASETS and n != USER_DATASET]
     if unknown:
         print(f"{prog}: unknown dataset(s) {unknown}; known: {', '.join(DATASETS)}", file=sys.stderr)
         return 2
@@ -61,6 +65,11 @@ def main(argv: list[str], prog: str) -> int:
         return 2
     except ImportError as exc:
         print(f"{prog}: {exc} (or pass --no-bertscore)", file=sys.stderr)
+        return 2
+    user = report["datasets"].get(USER_DATASET)
+    if user is not None and user["n_windows"] + user["n_windows_unlabelled"] == 0:
+        print(f"{prog}: {args.data}: no 5 s window: every recording is shorter than {WindowConfig().min_pad_s:g} s "
+              "(after splitting at gaps); record longer stretches", file=sys.stderr)
         return 2
     print(format_table(report))
     if args.json:

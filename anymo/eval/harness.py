@@ -21,11 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from anymo.data.datasets import DATASETS, load_dataset
+from anymo.data.user_import import load_user_folder
 from anymo.eval.metrics import caption_metrics, chance_retrieval, classification_metrics, retrieval_metrics
 from anymo.eval.models import MotionTextModel, can_caption
 from anymo.eval.supervised import cross_validated_scores
 from anymo.preprocess.windows import WindowConfig, Windows, make_windows
 
+USER_DATASET = "user"  # the user's own recordings folder (recordings.csv), evaluated as one dataset
 POOLED_VOCABULARY: list[str] = sorted({lab for d in DATASETS.values() for lab in d.labels})
 
 
@@ -109,7 +111,8 @@ def evaluate(
     seed: int = 0,
     with_bertscore: bool = True,
 ) -> dict:
-    """Evaluate ``model`` on each named dataset; returns the JSON-ready report."""
+    """Evaluate ``model`` on each named dataset; returns the JSON-ready report. The name ``"user"``
+    (`USER_DATASET`) reads ``data_dir`` itself as the user's recordings folder (docs/user_data.md)."""
     out: dict = {
         "model": model if isinstance(model, str) else getattr(model, "name", type(model).__name__),
         "window": {"rate_hz": config.rate_hz, "window_s": config.window_s, "hop_s": config.hop_s,
@@ -119,6 +122,12 @@ def evaluate(
         "datasets": {},
     }
     for name in datasets:
-        w = make_windows(load_dataset(name, data_dir), config)
+        recs = load_user_folder(data_dir) if name == USER_DATASET else load_dataset(name, data_dir)
+        w = make_windows(recs, config)
         out["datasets"][name] = evaluate_windows(model, w, seed, with_bertscore)
     return out
+
+
+def is_user_folder(data_dir: str | Path | None) -> bool:
+    """True when ``data_dir`` is the user's own recordings (a folder with recordings.csv, docs/user_data.md)."""
+    return data_dir is not None and (Path(data_dir) / "recordings.csv").is_file()

@@ -172,8 +172,14 @@ def recording_windows(rec: Recording, index: int = 0, config: WindowConfig = Win
 
 
 def make_windows(recordings: list[Recording], config: WindowConfig = WindowConfig()) -> Windows:
-    """Windows of every recording, concatenated; ``recording`` indexes into ``recordings``."""
-    parts = [recording_windows(r, i, config) for i, r in enumerate(recordings)]
+    """Windows of every recording, concatenated; ``recording`` indexes into ``recordings``.
+    A recording that cannot be windowed raises ValueError naming it (its ``source``)."""
+    parts = []
+    for i, r in enumerate(recordings):
+        try:
+            parts.append(recording_windows(r, i, config))
+        except ValueError as exc:
+            raise ValueError(f"{r.source or f'recording {i}'}: {exc}") from None
     stats = WindowStats()
     for p in parts:
         stats.add(p.stats)

@@ -60,3 +60,46 @@ def test_user_errors_name_the_problem(tmp_path: Path) -> None:
     (loose / "d.csv").write_text("acc_x,acc_y,acc_z,t_s\n0,0,9.8,0.0\n0,0,9.8,0.01\n0,0,9.8,0.02\n")
     (d,) = load_file(loose / "d.csv")
     assert d.rate_hz == pytest.approx(100.0) and d.t_s.tolist() == pytest.approx([0, 0.01, 0.02])
+
+
+def _walk_rows(n: int = 200, acc_scale: float = 1.0, gyro_scale: float = 1.0) -> str:
+    """A wrist-like recording in g (|a| about 1) and deg/s (up to ~120), scaled to other units."""
+    t = np.arange(n) / 50.0
+    acc = np.stack([0.3 * np.sin(2 * np.pi * t), 0.1 * np.cos(2 * np.pi * t), 1.0 + 0.2 * np.sin(4 * np.pi * t)], 1)
+    gyro = np.stack([120 * np.sin(2 * np.pi * t), 60 * np.cos(2 * np.pi * t), 10 * t], 1)
+    rows = np.hstack([acc * acc_scale, gyro * gyro_scale])
+    return "acc_x,acc_y,acc_z,gyro_x,gyro_y,gyro_z\n" + "\n".join(",".join(f"{v:.6g}" for v in r) for r in rows) + "\n"
+
+
+def test_user_units_that_contradict_the_data_are_refused(tmp_path: Path) -> None:
+    head = "file,placement,rate_hz,acc_unit,gyro_unit\n"
+    _write(tmp_path, head + "a.csv,left_wrist,50,g,deg/s\n", {"a.csv": _walk_rows()})
+    (a,) = load_user_folder(tmp_path)  # consistent: |a| about 9.8 m/s², |w| up to ~2.3 rad/s
+    assert np.median(np.linalg.norm(a.acc_mps2, axis=1)) == pytest.approx(9.8, abs=0.5)
+    # data in g declared as m/s² (|a| ~ 1 "m/s²" is no worn IMU): the error names the likely unit
+    _write(tmp_path, head + "a.csv,left_wrist,50,m/s2,deg/s\n", {})
+    with pytest.raises(DataFormatError, match=r"a.csv: .*median \|acc\| is 1\.\d+ m/s².*look like 'g'"):
+        load_user_folder(tmp_path)
+    # data in m/s² declared as g, and in mg declared as g
+    _write(tmp_path, head + "a.csv,left_wrist,50,g,deg/s\n", {"a.csv": _walk_rows(acc_scale=9.80665)})
+    with pytest.raises(DataFormatError, match="look like 'm/s2'"):
+        load_user_folder(tmp_path)
+    _write(tmp_path, head + "a.csv,left_wrist,50,g,deg/s\n", {"a.csv": _walk_rows(acc_scale=1000.0)})
+    with pytest.raises(DataFormatError, match="look like 'mg'"):
+        load_user_folder(tmp_path)
+    # deg/s declared as rad/s: 120 "rad/s" is beyond any wearable gyroscope's range
+    _write(tmp_path, head + "a.csv,left_wrist,50,g,rad/s\n", {"a.csv": _walk_rows()})
+    with pytest.raises(DataFormatError, match=r"a.csv: .*gyroscope.*look like 'deg/s'"):
+        load_user_folder(tmp_path)
+
+
+def test_user_gyro_nans_and_bad_rates_are_refused_by_name(tmp_path: Path) -> None:
+    head = "file,placement,rate_hz,acc_unit,gyro_unit\n"
+    rows = _walk_rows().splitlines()
+    rows[10] = "0,0,1,nan,0,0"
+    _write(tmp_path, head + "a.csv,left_wrist,50,g,deg/s\n", {"a.csv": "\n".join(rows) + "\n"})
+    with pytest.raises(DataFormatError, match="a.csv: gyroscope has NaN/inf values"):
+        load_user_folder(tmp_path)
+    _write(tmp_path, head + "a.csv,left_wrist,fifty,g,deg/s\n", {"a.csv": _walk_rows()})
+    with pytest.raises(DataFormatError, match=r"a.csv: rate_hz 'fifty' is not a number"):
+        load_user_folder(tmp_path)

@@ -48,8 +48,12 @@ def test_out_of_range_rates_are_refused(bad_hz: float) -> None:
     with pytest.raises(ValueError, match=r"outside the supported 10\.\.1000 Hz"):
         resample(np.zeros(100), bad_hz, 60.0)
     rec = Recording(acc_mps2=np.zeros((100, 3)), rate_hz=bad_hz if bad_hz == bad_hz else 5.0)
-    with pytest.raises(ValueError, match="recording sampling rate"):
+    with pytest.raises(ValueError, match="recording 0: recording sampling rate"):
         make_windows([rec])
+    ok = Recording(acc_mps2=np.zeros((1000, 3)), rate_hz=100.0)
+    named = Recording(acc_mps2=np.zeros((100, 3)), rate_hz=5.0, source="my_data/walk_03.csv")
+    with pytest.raises(ValueError, match=r"^my_data/walk_03.csv: recording sampling rate 5.0 Hz"):
+        make_windows([ok, named])  # the error names the recording among many
 
 
 def _rec_with_gaps() -> Recording:
