@@ -222,6 +222,7 @@ def phrase_without_params(template: str) -> str:
     A phrase whose slot is the object of a preposition ("in {pendulum}") cannot lose it: ""."""
     import re
 
+    template = re.sub(r"\bthe \{side\} (leg|arm|hand|foot)\b", r"one \1", template)  # "the {side} leg" -> "one leg"
     if re.search(r"\b(in|with|about|at|of|for|by|to)\s+\{(?!(?:%s)\})" % "|".join(_PHRASE_DEFAULTS), template):
         return ""  # the slot is the object of a preposition: the phrase needs it
     text = re.sub(r",[^,{]*\{(?!(?:%s)\})[^}]*\}[^,]*" % "|".join(_PHRASE_DEFAULTS), "", template)
@@ -298,19 +299,46 @@ def activity_predicate(activity: str) -> str:
 def window_caption(rng: np.random.Generator, motion: BodyMotion, cover: list[tuple[str, float]],
                    window_s: tuple[float, float] | None = None) -> str:
     """One caption of the majority activity (see `segment_captions`); when another activity covers at
-    least ``TRANSITION_CAPTION_FRAC`` of the window, a caption telling both in time order instead."""
+    least ``TRANSITION_CAPTION_FRAC`` of the window, a caption telling both in the order they happen in
+    the window instead, each from its segment's shortest own caption when it has one, else its
+    parameter-free phrase ("A person walks briskly, then sits down on a chair.")."""
     main = cover[0][0]
     caps = segment_captions(motion, main, window_s)
     caption = caps[int(rng.integers(len(caps)))]
     if len(cover) > 1 and cover[1][1] >= TRANSITION_CAPTION_FRAC:
-        other = cover[1][0]
-        first, second = (main, other) if _first_start(motion.labels, main) <= _first_start(motion.labels, other) else (other, main)
-        caption = f"A person {activity_predicate(first)}, then {activity_predicate(second)}."
+        first, second = sorted((main, cover[1][0]), key=lambda a: _start_in(motion.labels, a, window_s))
+        # the segments' own captions carry the hand, arms, speed ("walks briskly", not "walks" twice)
+        p1, p2 = (_own_predicate(motion, a, window_s) or activity_predicate(a) for a in (first, second))
+        caption = f"A person {p1}, then {p2}."
     return caption
 
 
-def _first_start(labels: list[LabelSegment], activity: str) -> float:
-    return min(s.start_s for s in labels if s.activity == activity)
+def _start_in(labels: list[LabelSegment], activity: str, window_s: tuple[float, float] | None) -> float:
+    """When ``activity`` starts within the window (its earliest overlapping segment; the whole motion without a window)."""
+    t0, t1 = window_s if window_s is not None else (-math.inf, math.inf)
+    starts = [max(s.start_s, t0) for s in labels if s.activity == activity and min(s.end_s, t1) > max(s.start_s, t0)]
+    return min(starts, default=min((s.start_s for s in labels if s.activity == activity), default=math.inf))
+
+
+def _own_predicate(motion: BodyMotion, activity: str, window_s: tuple[float, float] | None) -> str | None:
+    """The shortest own caption of the activity's segment in the window, without its subject ("walks briskly"),
+    or None when it has no caption that starts with a known subject."""
+    from anymo.motion.procedural.captions import GENDERED, SUBJECTS
+
+    subjects = SUBJECTS + tuple(s for s, _ in GENDERED.values())
+    segs = [s for s in motion.labels if s.activity == activity and s.captions]
+    if window_s is not None:
+        t0, t1 = window_s
+        segs = [s for s in segs if min(s.end_s, t1) > max(s.start_s, t0)]
+        segs = sorted(segs, key=lambda s: -(min(s.end_s, t1) - max(s.start_s, t0)))
+    preds = []
+    for cap in segs[0].captions if segs else ():
+        low = cap.rstrip(".").strip()
+        for subj in subjects:
+            if low.lower().startswith(subj + " "):
+                preds.append(low[len(subj) + 1 :].strip())
+                break
+    return min(preds, key=len) if preds else None
 
 
 # ---- one work unit ---------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from anymo.sim.dataset import (
     DatasetConfig,
     draw_placements,
     generate_dataset,
+    phrase_without_params,
     segment_captions,
     unit_rng,
     window_caption,
@@ -238,3 +239,26 @@ def test_window_caption_comes_from_the_label_segment_in_the_window() -> None:
     caps = segment_captions(plain, "walking", (0.0, 5.0))
     assert caps and not any(w in " ".join(caps) for w in ("slow", "brisk", "quick"))
     assert segment_captions(SimpleNamespace(labels=[LabelSegment("walking", 0.0, 10.0)], captions=["Own."]), "walking", (0.0, 5.0)) == ["Own."]
+
+
+def test_transition_captions_follow_the_window_and_tell_the_two_parts_apart() -> None:
+    labels = [
+        LabelSegment("walking briskly", 0.0, 10.0, captions=("Someone walks briskly, arms swinging widely.", "A man walks briskly.")),
+        LabelSegment("walking slowly", 10.0, 20.0, captions=("The subject walks slowly.",)),
+        LabelSegment("walking briskly", 20.0, 30.0, captions=("An individual walks briskly.",)),
+    ]
+    motion = SimpleNamespace(labels=labels, captions=[])
+    rng = np.random.default_rng(0)
+    # 17-22 s: slow walking (3 s) comes first in the window, even though brisk walking started the sequence
+    cover = window_labels(labels, 17.0, 22.0)
+    assert [a for a, _ in cover] == ["walking slowly", "walking briskly"]
+    assert window_caption(rng, motion, cover, (17.0, 22.0)) == "A person walks slowly, then walks briskly."
+    # 8-13 s: the parameter-free phrases of both are "walks"; the segments' own captions tell them apart
+    cover = window_labels(labels, 8.0, 13.0)
+    assert window_caption(rng, motion, cover, (8.0, 13.0)) == "A person walks briskly, then walks slowly."
+
+
+def test_parameter_free_phrases_keep_a_neutral_side() -> None:
+    assert phrase_without_params("does lunges with the {side} leg forward") == "does lunges with one leg forward"
+    assert phrase_without_params("raises the {side} hand and waves") == "raises one hand and waves"
+    assert phrase_without_params("holds a phone to the {side} ear{posture}") == "holds a phone to the ear"
