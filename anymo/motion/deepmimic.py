@@ -24,6 +24,15 @@ with that displacement and heading change carried over; small residual pose mism
 the last and the first frame (up to ~30 deg at some joints in the raw data) are spread linearly
 over the cycle so that the wrap has no jump. The whole keyframe sequence is then resampled with
 C2 splines.
+
+Smoothing: the keyframes are 24-60 Hz retargeted capture with frame-to-frame jitter and glitches
+(the walk clip turns the pelvis by 7 deg between two frames 33 ms apart, once per cycle). An
+interpolating spline turns them into accelerations of 15 g at a walking wrist. Like marker
+trajectories before differentiation, the resampled root translation, joint rotations (components of
+the sign-continuous quaternions, renormalised) and elbow/knee angles are low-passed at ``smooth_hz``
+(default `SMOOTH_HZ` = 6 Hz, Winter's cut-off for gait kinematics; 4th-order Butterworth, zero
+phase). Looping clips are filtered with one more cycle on each side, so loops join as before;
+non-looping ones are padded by odd extension.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+from scipy.signal import butter, sosfiltfilt
 
 from anymo.body.skeleton import N_SEGMENTS, SEGMENT_INDEX, BodyShape, make_skeleton
 from anymo.data.recording import LabelSegment
@@ -51,6 +61,7 @@ from anymo.motion.base import BodyMotion
 # Standing root (hip) height of the DeepMimic humanoid: thigh + shank + ankle-to-sole, at 0.25 scale.
 DEEPMIMIC_ROOT_HEIGHT_M = 0.25 * (1.686184 + 1.639480 + 0.27)
 _FRAME_LEN = 44
+SMOOTH_HZ = 6.0  # low-pass of the resampled keyframes (Winter, Biomechanics and Motor Control of Human Movement)
 _SPHERICAL = {  # name -> first column of its quaternion in a frame row
     "root": 4, "chest": 8, "neck": 12, "r_hip": 16, "r_ankle": 21, "r_shoulder": 25,
     "l_hip": 30, "l_ankle": 35, "l_shoulder": 39,
@@ -82,34 +93,36 @@ DEEPMIMIC_CLIPS: dict[str, str] = {
     "turn_right1": "walking and turning right",
 }
 
+# Full sentences like the procedural captions ("A person walks."), so the caption style does not tell
+# motion capture from procedural motion.
 _CAPTIONS: dict[str, list[str]] = {
-    "walking": ["a person walking", "someone walks forward at an easy pace", "steady walking on level ground"],
-    "running": ["a person running", "someone jogs forward", "running on level ground"],
-    "jumping": ["a person jumping forward", "someone jumps with both feet", "a standing jump"],
-    "kicking": ["a person kicking", "someone kicks with one leg", "a front kick"],
-    "punching": ["a person punching", "someone throws punches", "boxing punches while standing"],
-    "spinning": ["a person spinning around", "someone turns on the spot", "spinning in place"],
-    "spin kick": ["a person doing a spin kick", "someone spins and kicks", "a martial arts spinning kick"],
-    "backflip": ["a person doing a backflip", "someone flips backwards", "a standing back somersault"],
-    "cartwheel": ["a person doing a cartwheel", "someone cartwheels sideways", "a gymnastic cartwheel"],
-    "crawling": ["a person crawling on hands and knees", "someone crawls forward", "crawling on all fours"],
-    "dancing": ["a person dancing", "someone dances", "dance moves"],
+    "walking": ["A person walks.", "Someone walks forward at an easy pace.", "The subject walks steadily on level ground."],
+    "running": ["A person runs.", "Someone runs forward, arms pumping.", "The subject is running on level ground."],
+    "jumping": ["A person jumps forward.", "Someone jumps with both feet.", "The subject does a standing long jump."],
+    "kicking": ["A person kicks.", "Someone kicks with one leg.", "The subject does a front kick."],
+    "punching": ["A person punches.", "Someone throws punches.", "The subject throws boxing punches while standing."],
+    "spinning": ["A person spins around.", "Someone turns on the spot.", "The subject is spinning in place."],
+    "spin kick": ["A person does a spin kick.", "Someone spins and kicks.", "The subject does a martial arts spinning kick."],
+    "backflip": ["A person does a backflip.", "Someone flips backwards.", "The subject does a standing back somersault."],
+    "cartwheel": ["A person does a cartwheel.", "Someone cartwheels sideways.", "The subject turns a gymnastic cartwheel."],
+    "crawling": ["A person crawls on hands and knees.", "Someone crawls forward.", "The subject is crawling on all fours."],
+    "dancing": ["A person dances.", "Someone is dancing.", "The subject does dance moves."],
     "getting up from lying face down": [
-        "a person getting up from lying face down",
-        "someone stands up from the floor, starting prone",
-        "rising from a prone position",
+        "A person gets up from lying face down.",
+        "Someone stands up from the floor, starting prone.",
+        "The subject rises from a prone position.",
     ],
     "getting up from lying on the back": [
-        "a person getting up from lying on the back",
-        "someone stands up from the floor, starting supine",
-        "rising from lying face up",
+        "A person gets up from lying on the back.",
+        "Someone stands up from the floor, starting supine.",
+        "The subject rises from lying face up.",
     ],
-    "forward roll": ["a person doing a forward roll", "someone rolls forward over the shoulder", "a dive roll"],
-    "walking and turning left": ["a person walking and turning left", "someone walks in a curve to the left", "walking while turning left"],
+    "forward roll": ["A person does a forward roll.", "Someone rolls forward over the shoulder.", "The subject does a dive roll."],
+    "walking and turning left": ["A person walks and turns left.", "Someone walks in a curve to the left.", "The subject turns left while walking."],
     "walking and turning right": [
-        "a person walking and turning right",
-        "someone walks in a curve to the right",
-        "walking while turning right",
+        "A person walks and turns right.",
+        "Someone walks in a curve to the right.",
+        "The subject turns right while walking.",
     ],
 }
 
@@ -261,21 +274,31 @@ def _local_quats(j: dict[str, np.ndarray]) -> np.ndarray:
     return local
 
 
+def _lowpass(x: np.ndarray, cutoff_hz: float, rate_hz: float) -> np.ndarray:
+    """Zero-phase 4th-order Butterworth low-pass along axis 0 (odd extension at the ends)."""
+    sos = butter(4, cutoff_hz, fs=rate_hz, output="sos")
+    return sosfiltfilt(sos, x, axis=0, padlen=min(x.shape[0] - 1, int(np.ceil(3.0 * rate_hz / cutoff_hz))))
+
+
 def load_deepmimic(
     path: str | Path,
     shape: BodyShape | None = None,
     rate_hz: float = 200.0,
     n_loops: int = 1,
     duration_s: float | None = None,
+    smooth_hz: float | None = SMOOTH_HZ,
 ) -> BodyMotion:
     """Load a DeepMimic clip as a `BodyMotion` on our skeleton sized from ``shape``.
 
     Rotations are retargeted unchanged; the root translation is scaled by the ratio of our pelvis
     height to the DeepMimic humanoid's. Looping clips repeat ``n_loops`` times, or as often as
     needed to cover ``duration_s`` (then cut to it); non-looping clips play once and refuse more.
-    The result is resampled to ``rate_hz`` with C2 splines.
+    The result is resampled to ``rate_hz`` with C2 splines and low-passed at ``smooth_hz``
+    (None: the raw interpolated keyframes; see the module docstring).
     """
     path = Path(path)
+    if smooth_hz is not None and not (np.isfinite(smooth_hz) and 0 < smooth_hz < 0.5 * rate_hz):
+        raise ValueError(f"smooth_hz must be a cut-off in (0, rate_hz / 2) = (0, {0.5 * rate_hz:g}) Hz or None, got {smooth_hz}")
     loops, frames = read_deepmimic_frames(path)
     skeleton = make_skeleton(shape)
     scale = float(skeleton.offset_m[SEGMENT_INDEX["Pelvis"], 2]) / DEEPMIMIC_ROOT_HEIGHT_M
@@ -292,11 +315,15 @@ def load_deepmimic(
             f"{path.name} does not loop (Loop: none, {period_s:.2f} s long); it plays once - ask for n_loops=1 "
             f"or a duration_s of at most {period_s:.2f} s"
         )
+    pad = 0  # samples of the extra cycle on each side (looping clips, smoothing on)
+    t_end = period_s * n_loops if duration_s is None else min(duration_s, period_s * n_loops)
+    t_s = uniform_times_s(t_end, rate_hz)
     if loops:
         d_yaw, step_xy = _close_loop(kf)
-        kf = _chain_loops(kf, n_loops, d_yaw, step_xy)
-    t_end = kf["t"][-1] if duration_s is None else min(duration_s, kf["t"][-1])
-    t_s = uniform_times_s(t_end, rate_hz)
+        pad = int(math.floor(period_s * rate_hz)) if smooth_hz is not None else 0
+        kf = _chain_loops(kf, n_loops + (2 if pad else 0), d_yaw, step_xy)
+        if pad:  # sample from the second cycle on, one cycle of padding before and after
+            t_s = period_s + np.arange(-pad, t_s.size + pad) / rate_hz
     joints = {"root": spline_quats(kf["t"], kf["root"], t_s)}
     for name in _SPHERICAL:
         if name != "root":
@@ -304,6 +331,20 @@ def load_deepmimic(
     for name in _REVOLUTE:
         joints[name] = spline_positions(kf["t"], kf[name], t_s)
     root_pos = spline_positions(kf["t"], kf["root_pos"], t_s)
+    if smooth_hz is not None:
+        root_pos = _lowpass(root_pos, smooth_hz, rate_hz)
+        for name in _SPHERICAL:
+            joints[name] = quat_normalize(_lowpass(quat_make_continuous(joints[name]), smooth_hz, rate_hz))
+        for name in _REVOLUTE:
+            joints[name] = _lowpass(joints[name], smooth_hz, rate_hz)
+    if pad:  # keep the padded middle, moved back by one cycle step so the motion starts like the clip
+        keep = slice(pad, t_s.size - pad)
+        c, sn = math.cos(-d_yaw), math.sin(-d_yaw)
+        root_pos = root_pos[keep].copy()
+        root_pos[:, :2] = (root_pos[:, :2] - step_xy) @ np.array([[c, -sn], [sn, c]]).T
+        joints = {k: v[keep] for k, v in joints.items()}
+        joints["root"] = quat_mul(_rot_z_quat(-d_yaw), joints["root"])
+        t_s = t_s[keep] - period_s
     activity = deepmimic_activity(path.name)
     total_s = float(t_s[-1])
     return BodyMotion.from_local(
@@ -312,7 +353,7 @@ def load_deepmimic(
         root_pos,
         _local_quats(joints),
         labels=[LabelSegment(activity, 0.0, total_s)],
-        captions=list(_CAPTIONS.get(activity, [f"a person {activity}", f"someone {activity}", f"motion capture: {activity}"])),
+        captions=list(_CAPTIONS.get(activity, [f"A person: {activity}.", f"Someone: {activity}.", f"The subject: {activity}."])),
         source=f"deepmimic:{path.stem}",
     )
 

@@ -155,3 +155,45 @@ def test_duration_and_bad_input(tmp_path: Path) -> None:
     short.write_text(json.dumps({"Loop": "none", "Frames": [row[:20] for row in frames]}))
     with pytest.raises(ValueError, match="44 numbers"):
         load_deepmimic(short)
+
+
+def _peak_accel_mps2(pos_m: np.ndarray, rate_hz: float) -> float:
+    return float(np.linalg.norm(np.diff(pos_m, n=2, axis=0), axis=-1).max() * rate_hz**2)
+
+
+def _peak_rate_rads(quat: np.ndarray, rate_hz: float) -> float:
+    dot = np.clip(np.abs(np.sum(quat[1:] * quat[:-1], axis=-1)), 0.0, 1.0)
+    return float((2.0 * np.arccos(dot)).max() * rate_hz)
+
+
+def test_walk_accelerations_are_those_of_walking_not_of_keyframe_glitches() -> None:
+    """The raw walk turns the pelvis 7 deg between two keyframes once per cycle; interpolated as is, the
+    hands reach ~18 g and the pelvis spins at 4+ rad/s. Walking at 1 m/s: hands below 3 g, pelvis < 2 rad/s
+    (smoothed: 2.2 g, 1.7 rad/s - what is left of the glitch)."""
+    path = clip("humanoid3d_walk.txt")
+    smooth = load_deepmimic(path, rate_hz=120.0, n_loops=3)
+    raw = load_deepmimic(path, rate_hz=120.0, n_loops=3, smooth_hz=None)
+    for m, hand_g, pelvis_rads in ((smooth, 3.0, 2.0), (raw, 8.0, 3.0)):
+        hands = max(_peak_accel_mps2(m.pos_m[:, I[h]], 120.0) for h in ("LeftHand", "RightHand")) / 9.80665
+        pelvis = _peak_rate_rads(m.quat_wxyz[:, I["Pelvis"]], 120.0)
+        if m is smooth:
+            assert hands < hand_g and pelvis < pelvis_rads, (hands, pelvis)
+        else:  # the glitch is in the data: without smoothing it is there
+            assert hands > hand_g and pelvis > pelvis_rads, (hands, pelvis)
+    # smoothing keeps the gait: same distance walked, same pose on average
+    d = [np.linalg.norm(m.pos_m[-1, 0, :2] - m.pos_m[0, 0, :2]) for m in (smooth, raw)]
+    assert d[0] == pytest.approx(d[1], rel=0.01)
+    assert np.abs(smooth.pos_m - raw.pos_m).mean() < 0.01
+    with pytest.raises(ValueError, match="smooth_hz"):
+        load_deepmimic(path, rate_hz=10.0, smooth_hz=6.0)
+
+
+def test_captions_are_sentences_like_the_procedural_ones() -> None:
+    """Simulated windows mix both sources: a lower-case fragment ("a gymnastic cartwheel") would tell a
+    model the source instead of the motion, and the run clip must not be captioned as jogging."""
+    clip("humanoid3d_walk.txt")
+    for name, m in load_deepmimic_dir(DM_DIR, rate_hz=30.0, smooth_hz=None).items():
+        for cap in m.captions:
+            assert cap[0].isupper() and cap.endswith(".") and len(cap.split()) >= 3, (name, cap)
+        if m.labels[0].activity == "running":
+            assert not any("jog" in c for c in m.captions)
