@@ -64,10 +64,24 @@ class _Buffer:
         self.t, self.x = [t[keep]], [x[keep]]
 
 
+def _stream_rate_hz(t_s: np.ndarray, nominal_hz: float) -> float:
+    """The rate the samples actually come at (median step, robust to gaps and jitter), else ``nominal_hz``.
+
+    A device may deliver another rate than the one it was set up with (a Polar Verity asked for 100 Hz
+    sends 52, a sensor configured for 52 sends 208): regularising onto a slower nominal grid would
+    interpolate without a low-pass filter and alias everything above its Nyquist into the window.
+    """
+    if len(t_s) < 8:
+        return nominal_hz
+    rate = 1.0 / float(np.median(np.diff(t_s)))
+    return float(np.clip(rate, MIN_RATE_HZ, MAX_RATE_HZ)) if np.isfinite(rate) else nominal_hz
+
+
 class LiveWindower:
     """Cut synchronised windows from several live streams (see the module docstring).
 
-    ``devices`` maps a device id (e.g. its address) to its nominal output rate in Hz.
+    ``devices`` maps a device id (e.g. its address) to its nominal output rate in Hz (used until a stream
+    has samples enough to measure the rate it really delivers; the windows use the measured one).
     """
 
     def __init__(self, devices: dict[str, float], window_s: float = WINDOW_S, hop_s: float = 1.0,
@@ -159,7 +173,7 @@ class LiveWindower:
         t, x = t[sel], x[sel]
         y = np.full((self.n_len, 6), np.nan)
         if len(t) >= 2:
-            segs, _ = regularise(t, x, buf.rate_hz, self.max_interp_gap_s)
+            segs, _ = regularise(t, x, _stream_rate_hz(t, buf.rate_hz), self.max_interp_gap_s)
             for seg in segs:
                 if len(seg.data) < 2:
                     continue

@@ -107,3 +107,24 @@ def test_a_gyroscope_sent_as_its_own_stream_lands_on_the_same_grid():
         settled = win.t_host_s > 50.5
         np.testing.assert_allclose(win.gyro_rads[0, settled, 0], gyro_true(win.t_host_s[settled]), atol=0.02)
         np.testing.assert_allclose(win.acc_mps2[0, settled, 0], 2.0 * np.sin(2 * np.pi * 0.8 * win.t_host_s[settled]), atol=0.04)
+
+
+@pytest.mark.parametrize("nominal_hz", [52.0, 100.0, 400.0])
+def test_a_device_faster_or_slower_than_its_nominal_rate_is_windowed_without_aliasing(nominal_hz):
+    """A 208 Hz stream set up as 52 Hz (or 100, 400): the 1 Hz motion comes through, its 40 Hz vibration
+    (above the 30 Hz Nyquist of the 60 Hz windows) must not alias into the band (to 12 Hz at a 52 Hz grid)."""
+    rate_hz = 208.0
+    w = LiveWindower({"d": nominal_hz}, hop_s=2.5)
+    t = 500.0 + np.arange(int(14 * rate_hz)) / rate_hz
+    x = np.sin(2 * np.pi * 1.0 * t) + np.sin(2 * np.pi * 40.0 * t)
+    acc = np.stack([x, np.zeros_like(t), np.full_like(t, 9.80665)], axis=1)
+    windows = []
+    for k in range(0, len(t), 16):
+        w.push("d", t[k:k + 16], acc[k:k + 16])
+        windows += w.pop_windows()
+    assert len(windows) >= 3
+    for win in windows:
+        assert win.present[0]
+        err = win.acc_mps2[0, :, 0] - np.sin(2 * np.pi * 1.0 * win.t_host_s)
+        assert np.abs(err[30:-30]).max() < 0.05, (nominal_hz, np.abs(err).max())
+        np.testing.assert_allclose(win.acc_mps2[0, :, 2], 9.80665, atol=1e-6)
