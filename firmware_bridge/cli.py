@@ -6,7 +6,8 @@
     anymo stream --seconds 60 --record walk.anymorec --json stats.json
 
 ``main(argv, prog)`` receives ``argv = [subcommand, *args]`` from ``edge.cli``. Exit codes: 0 ok, 1 the
-bridge could not do it (Bluetooth off, device not found), 2 bad usage or input.
+bridge could not do it (Bluetooth off, device not found; a streamed device that gave no data or was lost at
+the end), 2 bad usage or input.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import contextlib
 import json
 import logging
 import math
+import os
 import signal
 import sys
 import time
@@ -226,6 +228,9 @@ async def _stream(args) -> int:
         raise CliError(f"--seconds must be positive, got {args.seconds:g}", 2)
     if args.record is not None and args.record.exists():
         raise CliError(f"{args.record} exists; recordings are never overwritten: choose a new file name", 2)
+    for path, what in ((args.record, "recording"), (args.json, "statistics file")):
+        if path is not None:
+            _check_writable_folder(path, what)
     session = Session(devices, record=args.record, config=SessionConfig(adapter=args.adapter))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -244,19 +249,73 @@ async def _stream(args) -> int:
     t0 = time.monotonic()
     try:
         stats = await session.run(args.seconds)
+    except OSError as exc:  # the recording could not be created (the folder is read-only, on a full disk, ...)
+        raise CliError(f"cannot create the recording {args.record}: {exc.strerror or exc}; choose a writable "
+                       "folder for --record", 2) from None
     finally:
         ticker.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
     print(table(_stats_rows(stats), STAT_COLUMNS))
+    code = 0
     if args.json is not None:
         doc = {"seconds": round(time.monotonic() - t0, 3), "record": str(args.record) if args.record else None,
                "devices": {a: s.to_json() for a, s in stats.items()}}
-        args.json.write_text(json.dumps(doc, indent=2) + "\n")
+        try:
+            args.json.write_text(json.dumps(doc, indent=2) + "\n")
+        except OSError as exc:
+            print(f"{args.prog}: error: cannot write the statistics to {args.json}: {exc.strerror or exc} "
+                  "(the table above has them)", file=sys.stderr)
+            code = 1
     if args.record is not None:
         print(f"recorded to {args.record}", file=sys.stderr)
-    return 0
+    problems = _stream_problems(stats, args.record)
+    for line in problems:
+        print(f"{args.prog}: {line}", file=sys.stderr)
+    return 1 if problems else code
+
+
+
+def _check_writable_folder(path: Path, what: str) -> None:
+    """Create ``path``'s folder if needed; CliError (exit 2) naming the fix when it cannot be written."""
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"cannot write the {what} {path}: its folder {folder} cannot be created "
+                       f"({exc.strerror or exc}); choose another path", 2) from None
+    if not os.access(folder, os.W_OK):
+        raise CliError(f"cannot write the {what} {path}: the folder {folder} is not writable; choose another path", 2)
+
+
+def _stream_problems(stats, record: Path | None) -> list[str]:
+    """One line per device that delivered nothing, or whose link was lost and not back when the session ended."""
+    kept = f"; {record} holds what arrived until then" if record is not None else ""
+    lines = []
+    for s in stats.values():
+        who = f"{s.address} ({s.device_type}, {s.placement})"
+        if s.samples_received == 0:
+            why = s.last_error or "not seen advertising during the session"
+            lines.append(f"{who}: no data ({why}); is it on, in range, and not connected to another app or "
+                         "another `anymo stream`?")
+        elif not s.connected_at_end:
+            why = f" (last error: {s.last_error})" if s.last_error else ""
+            lines.append(f"{who}: the link was lost and not re-established before the end{why}{kept}")
+    return lines
+
+
+async def _quiet_bus_teardown(coro):
+    """Run ``coro`` with bleak's D-Bus reader allowed to see the bus go away (BlueZ or the emulator stopped)
+    without a 'Future exception was never retrieved ... EOFError' traceback: bleak already logs it in words."""
+    loop = asyncio.get_running_loop()
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        if not isinstance(context.get("exception"), EOFError):
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)
+    return await coro
 
 
 # --- entry point --------------------------------------------------------------------------------
@@ -273,6 +332,7 @@ def main(argv: list[str], prog: str = "anymo") -> int:
     command = argv[0]
     prog = prog if prog.endswith(command) else f"{prog} {command}"
     args = PARSERS[command](prog).parse_args(argv[1:])
+    args.prog = prog
     logging.basicConfig(level=logging.WARNING, format=f"{prog}: %(levelname)s %(name)s: %(message)s")
     logging.getLogger("bleak.backends.bluezdbus.version").setLevel(logging.ERROR)  # "cannot tell BlueZ version"
     from .scan import BluetoothUnavailable
@@ -280,7 +340,7 @@ def main(argv: list[str], prog: str = "anymo") -> int:
     try:
         result = RUNNERS[command](args)
         if asyncio.iscoroutine(result):
-            result = asyncio.run(result)
+            result = asyncio.run(_quiet_bus_teardown(result))
         return int(result or 0)
     except CliError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)

@@ -66,6 +66,7 @@ class _Link:
     stream: DeviceStream
     lost: asyncio.Event = field(default_factory=asyncio.Event)
     client: BleakClient | None = None
+    last_warning: str | None = None  # a retry that fails the same way again is logged at INFO, not again at WARNING
 
 
 class Session:
@@ -155,6 +156,8 @@ class Session:
                 if t is not stop_wait and not t.cancelled() and t.exception() is not None:
                     self._fatal = self._fatal or t.exception()
         finally:
+            for link in self.links.values():
+                link.stream.stats.connected_at_end = link.stream.stats.connected
             self._stop.set()
             for t in tasks:
                 t.cancel()
@@ -221,8 +224,8 @@ class Session:
             try:
                 ble_device, _ = await self._finder.find(dev.address, cfg.scan_timeout_s)
                 if ble_device is None:
-                    link.stream.stats.last_error = f"not advertising (scanned {cfg.scan_timeout_s:.0f} s)"
-                    log.warning("%s: not found; is it on, charged and near?", dev.address)
+                    link.stream.stats.last_error = f"not advertising (scanned {cfg.scan_timeout_s:g} s)"
+                    self._warn(link, "not found; is it on, charged, near, and not connected to another app?")
                     continue
                 link.lost.clear()
                 client = await establish_connection(
@@ -236,6 +239,7 @@ class Session:
                     cfg.start_timeout_s)
                 link.stream.new_connection(decoder)
                 ever_connected, attempt = True, 0
+                link.last_warning = None
                 log.info("%s (%s, %s): streaming", dev.address, dev.device_type, dev.placement)
                 stop_wait = asyncio.ensure_future(self._stop.wait())
                 lost_wait = asyncio.ensure_future(link.lost.wait())
@@ -257,7 +261,15 @@ class Session:
                 if clear is not None and not ever_connected and not any(
                         other.stream.stats.packets_received for other in self.links.values()):
                     raise clear from exc  # e.g. the adapter is off: say so instead of retrying forever
-                log.warning("%s: %s", dev.address, link.stream.stats.last_error)
+                self._warn(link, link.stream.stats.last_error)
+
+    @staticmethod
+    def _warn(link: _Link, message: str) -> None:
+        """Log a failed attempt; the same failure again (a retry every 10 s for hours) only at INFO."""
+        repeat = message == link.last_warning
+        link.last_warning = message
+        log.log(logging.INFO if repeat else logging.WARNING, "%s: %s%s", link.device.address, message,
+                " (again)" if repeat else "; retrying with backoff")
 
     async def _drop_client(self, link: _Link) -> None:
         client, link.client = link.client, None

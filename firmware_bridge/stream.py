@@ -72,7 +72,8 @@ class DeviceStats:
     out_of_order: int = 0
     bad_packets: int = 0
     reconnects: int = 0
-    connected: bool = False
+    connected: bool = False  # the link is up now
+    connected_at_end: bool = False  # the link was up when the session ended (False: it was lost and not back)
     clock_offset_ms: float = float("nan")
     clock_drift_ppm: float = float("nan")
     clock_residual_ms: float = float("nan")

@@ -175,3 +175,55 @@ def test_adapter_powered_off_is_a_clear_error_not_a_traceback(emulate, tmp_path:
 def test_table_aligns_columns() -> None:
     out = table([["a", "1"], ["long", "22"]], ["NAME", "N"]).splitlines()
     assert out == ["NAME  N", "----  --", "a     1", "long  22"]
+
+
+def test_output_paths_that_cannot_be_written_fail_before_streaming(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("ANYMO_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", f"unix:path={tmp_path / 'no_bus'}")  # never reached
+    assert main(["pair", "AA:4D:00:00:00:01", "--placement", "left_wrist", "--device", "anymo-imu"], "anymo pair") == 0
+    capsys.readouterr()
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a folder")
+    for flag in ("--record", "--json"):
+        assert main(["stream", "--seconds", "1", flag, str(a_file / "out.x")], "anymo stream") == 2
+        err = capsys.readouterr().err
+        assert f"cannot write the {'recording' if flag == '--record' else 'statistics file'}" in err, err
+        assert str(a_file) in err and "choose another path" in err
+
+
+def test_stream_says_which_device_gave_nothing_or_was_lost_and_exits_1(tmp_path: Path) -> None:
+    """One paired wearable is not there at all; the emulator of the other is killed mid-stream: the stream still
+    ends on time, keeps the recording, names both problems in words (no traceback) and exits 1."""
+    import time
+
+    if find_dbus_daemon() is None:
+        pytest.skip("dbus-daemon is not installed (apt-get install dbus); fake-BlueZ tests skipped")
+    env = {**os.environ, "ANYMO_CONFIG_DIR": str(tmp_path / "config"), "PYTHONUNBUFFERED": "1"}
+    emu = subprocess.Popen([sys.executable, "-m", "edge.cli", "emulate", "--device", "anymo-imu"], cwd=ROOT, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = emu.stdout.readline().strip()
+        assert line.startswith("DBUS_SYSTEM_BUS_ADDRESS="), line
+        env["DBUS_SYSTEM_BUS_ADDRESS"] = line.split("=", 1)[1]
+        for address, placement in (("AA:4D:00:00:00:01", "left_wrist"), ("AA:4D:00:00:00:09", "right_wrist")):
+            assert anymo(["pair", address, "--placement", placement, "--device", "anymo-imu"], env).returncode == 0
+        rec, out = tmp_path / "walk.anymorec", tmp_path / "stats.json"
+        proc = subprocess.Popen([sys.executable, "-m", "edge.cli", "stream", "--seconds", "4", "--record", str(rec),
+                                 "--json", str(out), "--status-every", "0"], cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (not rec.exists() or rec.stat().st_size < 5_000):
+            time.sleep(0.05)
+    finally:
+        emu.kill()  # the wearable (and its BlueZ) vanish mid-stream
+        emu.wait()
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 1, stderr
+    assert "Traceback" not in stderr, stderr
+    assert "AA:4D:00:00:00:09 (anymo-imu, right_wrist): no data" in stderr
+    assert "AA:4D:00:00:00:01 (anymo-imu, left_wrist): the link was lost and not re-established" in stderr
+    assert f"{rec} holds what arrived until then" in stderr
+    stats = json.loads(out.read_text())["devices"]
+    assert stats["AA:4D:00:00:00:01"]["connected_at_end"] is False and stats["AA:4D:00:00:00:09"]["samples_received"] == 0
+    (r,) = read_recording(rec)
+    assert r.n_samples == stats["AA:4D:00:00:00:01"]["samples_received"] > 50
