@@ -95,7 +95,8 @@ REGISTRY: dict[str, ActivitySpec] = {
         ("eats soup with a spoon {held}", "is eating soup at a table, spoon {held}", "spoons soup to the mouth {hand} {tempo}"),
         postures=(SIT,), one_handed=True, tempo_ref_hz=1 / 4),
     "eating_meat": ActivitySpec("eating meat", daily.eating_meat,
-        ("eats meat with a knife and fork, cutting {hand}", "cuts a piece of meat and brings it to the mouth", "is eating a meal with knife and fork, knife {held}"),
+        ("cuts meat with a knife {held} and eats it with a fork in the other hand", "cuts a piece of meat and lifts it to the mouth on the fork",
+         "is eating a meal with knife and fork, sawing with the knife {held} while the fork hand lifts each bite"),
         postures=(SIT,), one_handed=True, tempo_ref_hz=1 / 7),
     "phone_call": ActivitySpec("using the telephone", daily.phone_call,
         ("talks on the phone, holding it {held}", "holds a phone to the {side} ear{posture}", "is on a phone call, phone {held}"),
@@ -145,7 +146,8 @@ REGISTRY: dict[str, ActivitySpec] = {
     "jumping_jacks": ActivitySpec("jumping jacks", exercise.jumping_jacks,
         ("does jumping jacks {tempo}", "jumps the feet apart while clapping the arms overhead", "performs star jumps"), tempo_ref_hz=1.0),
     "cycling": ActivitySpec("cycling", exercise.cycling,
-        ("rides a bicycle {speed}", "is cycling, pedalling {tempo}", "pedals a bike along the road {speed}"), postures=(SIT,), tempo_ref_hz=1.25),
+        ("rides a bicycle {speed}", "is cycling, pedalling {tempo}", "pedals a bike along the road {speed}"), tempo_ref_hz=1.25),
+    # ridden on a saddle, but one gets on and off a bike from standing: no "sits down on a chair" before it
     # --- sports and manual work
     "punching": ActivitySpec("punching", sports.punching,
         ("throws punches {tempo}", "boxes, jabbing and throwing crosses", "is punching the air from a guard"), tempo_ref_hz=0.8),

@@ -12,7 +12,7 @@ from anymo.body.skeleton import Skeleton
 from anymo.motion.procedural.params import ActivityParams
 from anymo.motion.procedural.pose import SIDES, Pose
 from anymo.motion.procedural.postures import planted, sitting_base, standing_base
-from anymo.motion.procedural.signals import dwell, fade_in_out, phase_from_freq, smooth_noise
+from anymo.motion.procedural.signals import dwell, fade_in_out, phase_from_freq, rep_profile, smooth_noise
 from anymo.motion.procedural.upper import Body, blend_path, pulse
 
 D = np.deg2rad
@@ -85,9 +85,9 @@ def combing_hair(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s:
 
 def _sips(p: ActivityParams, rng: np.random.Generator, t_s: np.ndarray, period_s: tuple[float, float]) -> np.ndarray:
     """0..1 'at the mouth' profile: repeated raises with holds, starting and ending down."""
-    p.tempo_hz = 1.0 / rng.uniform(*period_s)
-    ph = phase_from_freq(t_s, p.tempo_hz * (1 + 0.1 * smooth_noise(t_s, rng, 0.1)), np.pi)
-    return (1.0 - dwell(ph, 2.0)) * fade_in_out(t_s, t_s[-1], min(0.6, 0.2 * t_s[-1]))
+    tempo_hz = 1.0 / rng.uniform(*period_s)
+    up, p.tempo_hz = rep_profile(t_s, tempo_hz * (1 + 0.1 * smooth_noise(t_s, rng, 0.1)), 2.0)
+    return up
 
 
 def drinking(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
@@ -121,7 +121,7 @@ def _eating(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.n
         ph = phase_from_freq(t_s, 1.5)
         plate = plate + 0.02 * np.stack([np.cos(ph), np.sin(ph), 0 * ph], -1) * (1 - up)[:, None]
         fork_hand = side
-    else:  # cutting with the knife (dominant hand), eating with the fork (other hand)
+    else:  # the knife (dominant hand) saws on the plate; the fork (other hand) lifts each bite: it moves most
         ph = phase_from_freq(t_s, rng.uniform(2.0, 3.0))
         knife = b.chest(np.array([0.2, s * 0.05, -0.21])) + 0.035 * b.trunk_dir(np.array([1.0, 0.0, 0.0])) * (np.sin(ph) * (1 - up))[:, None]
         b.reach(side, blend_path(_table_rest(b, side, True), knife, env), _pole(b, side), pronation=D(75))

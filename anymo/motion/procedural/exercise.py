@@ -16,7 +16,7 @@ from anymo.motion.procedural.gait import _hop_z, _lowest_on_floor, _spring_mass_
 from anymo.motion.procedural.params import ActivityParams
 from anymo.motion.procedural.pose import SIDES, Pose, fk_rel
 from anymo.motion.procedural.postures import breathing, planted, standing_base
-from anymo.motion.procedural.signals import dwell, fade_in_out, phase_from_freq, smooth_noise
+from anymo.motion.procedural.signals import dwell, fade_in_out, phase_from_freq, rep_profile, smooth_noise, whole_cycles
 from anymo.motion.procedural.upper import Body
 
 D = np.deg2rad
@@ -24,10 +24,11 @@ Motion = tuple[np.ndarray, np.ndarray]
 
 
 def _reps(p: ActivityParams, rng: np.random.Generator, t_s: np.ndarray, period_s: tuple[float, float], sharp: float = 1.5) -> np.ndarray:
-    """0..1 repetition profile (0 = start position), holding briefly at both ends; starts and ends at 0."""
-    p.tempo_hz = 1.0 / rng.uniform(*period_s)
-    ph = phase_from_freq(t_s, p.tempo_hz * (1 + 0.06 * smooth_noise(t_s, rng, 0.1)), np.pi)
-    return (1.0 - dwell(ph, sharp)) * fade_in_out(t_s, t_s[-1], min(0.5, 0.2 * t_s[-1]))
+    """0..1 repetition profile (0 = start position), holding briefly at both ends; whole repetitions,
+    so it starts and ends at rest (was: began at the top, reached in a 0.5 s fade, 3-7 g at the wrist)."""
+    tempo_hz = 1.0 / rng.uniform(*period_s)
+    e, p.tempo_hz = rep_profile(t_s, tempo_hz * (1 + 0.06 * smooth_noise(t_s, rng, 0.1)), sharp)
+    return e
 
 
 def _arms(p: ActivityParams, rng: np.random.Generator) -> list[str]:
@@ -209,7 +210,8 @@ def jumping(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.n
 def jumping_jacks(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
     p.tempo_hz = rng.uniform(0.8, 1.2)  # full jacks per second
     p.extra["posture"] = "standing"
-    ph = phase_from_freq(t_s, p.tempo_hz * (1 + 0.03 * smooth_noise(t_s, rng, 0.1)), np.pi)
+    ph, scale = whole_cycles(phase_from_freq(t_s, p.tempo_hz * (1 + 0.03 * smooth_noise(t_s, rng, 0.1))))
+    p.tempo_hz *= scale
     env = fade_in_out(t_s, t_s[-1], min(1.0, 0.2 * t_s[-1]))
     out = (1 - dwell(ph, 1.0)) * env * p.amplitude  # 0 feet together / arms down, 1 apart / overhead
     pose = Pose(len(t_s))

@@ -12,7 +12,7 @@ import numpy as np
 
 from anymo.body.skeleton import BodyShape, make_skeleton
 from anymo.data.recording import LabelSegment
-from anymo.geometry.rotations import quat_conj, quat_from_axis_angle, quat_make_continuous, quat_mul, quat_rotate, quat_slerp
+from anymo.geometry.rotations import quat_conj, quat_from_axis_angle, quat_from_rotvec, quat_make_continuous, quat_mul, quat_rotate
 from anymo.motion.base import BodyMotion
 from anymo.motion.procedural.activities import ACTIVITIES, STAND, TRANSITIONS, spec
 from anymo.motion.procedural.captions import SUBJECTS, make_captions, predicate
@@ -46,6 +46,23 @@ def _twist_z(q: np.ndarray) -> float:
     return float(2.0 * np.arctan2(q[3], q[0]))
 
 
+def slerp_over_time(q0: np.ndarray, q1: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Slerp [T, J, 4] from ``q0`` to ``q1`` with weights ``w`` [T], continuous in time.
+
+    A per-frame "short way round" (`quat_slerp`) jumps to the other way when the two rotations drift
+    past 180 deg apart during the overlap: one frame turns the blended joint the other way round
+    (a 55 deg step of the upper arm between sitting down and throwing). Here the relative rotation
+    keeps one hemisphere over the whole overlap (the one it mostly lies in), so the path stays
+    continuous and is the short one wherever the two are less than 180 deg apart.
+    """
+    rel = quat_make_continuous(quat_mul(quat_conj(q0), q1), axis=0)  # [T, J, 4]
+    rel = rel * np.where(rel[..., 0].sum(axis=0) < 0, -1.0, 1.0)[None, :, None]
+    s = np.linalg.norm(rel[..., 1:], axis=-1, keepdims=True)
+    angle = 2.0 * np.arctan2(s, rel[..., :1])  # 0..2 pi, continuous along the hemisphere we keep
+    rotvec = np.where(s > 1e-12, angle / np.maximum(s, 1e-12), 2.0) * rel[..., 1:]
+    return quat_mul(q0, quat_from_rotvec(np.asarray(w, dtype=np.float64)[:, None, None] * rotvec))
+
+
 def _blend(out_local, out_root, local, root, n_overlap: int):
     """Blend a new clip into the last one over ``n_overlap`` frames.
 
@@ -61,7 +78,7 @@ def _blend(out_local, out_root, local, root, n_overlap: int):
     local[:, 0] = quat_mul(qz, local[:, 0])
     xy = quat_rotate(qz, np.concatenate([root[:, :2], np.zeros((len(root), 1))], axis=1))[:, :2]
     w = smoothstep(np.linspace(0.0, 1.0, n_overlap))
-    q_blend = quat_slerp(out_local[a:], local[:n_overlap], np.broadcast_to(w[:, None], (n_overlap, local.shape[1])))
+    q_blend = slerp_over_time(out_local[a:], local[:n_overlap], w)
     z_blend = (1 - w) * out_root[a:, 2] + w * root[:n_overlap, 2]
     v_prev = np.gradient(out_root[:, :2], axis=0)[a:]
     v_next = np.gradient(xy, axis=0)[:n_overlap]

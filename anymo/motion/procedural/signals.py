@@ -48,6 +48,32 @@ def phase_from_freq(t_s: np.ndarray, freq_hz: np.ndarray | float, phase0: float 
     return phase0 + 2.0 * np.pi * (np.cumsum(f_mid * dt) + f[0] * t_s[0])
 
 
+def whole_cycles(phase_rad: np.ndarray) -> tuple[np.ndarray, float]:
+    """Phase from `phase_from_freq` (started at 0) stretched to end on a whole number (>= 1) of cycles.
+
+    Returns the phase and the factor its frequency was scaled by. A repetition profile on it starts
+    and ends at its rest point, so a clip need not snap back from mid-repetition in its last moments.
+    """
+    phase_rad = np.asarray(phase_rad, dtype=np.float64) - phase_rad[0]
+    cycles = phase_rad[-1] / (2.0 * np.pi)
+    if cycles <= 0:
+        return phase_rad, 1.0
+    scale = max(1.0, float(np.round(cycles))) / cycles
+    return phase_rad * scale, scale
+
+
+def rep_profile(t_s: np.ndarray, freq_hz: np.ndarray | float, sharpness: float) -> tuple[np.ndarray, float]:
+    """0..1 repetitions (0 = rest, 1 = top) with holds at both ends, starting and ending at rest.
+
+    Whole cycles fill ``t_s`` (see `whole_cycles`), so every move, the first and the last included,
+    runs at the repetition pace. Returns the profile and the mean repetition rate (Hz) it got.
+    """
+    t_s = np.asarray(t_s, dtype=np.float64)
+    ph, scale = whole_cycles(phase_from_freq(t_s, freq_hz))
+    mean_hz = float(ph[-1] / (2.0 * np.pi) / max(t_s[-1] - t_s[0], 1e-9))
+    return 1.0 - dwell(ph, sharpness), mean_hz
+
+
 def dwell(phase_rad: np.ndarray, sharpness: float = 2.5) -> np.ndarray:
     """Periodic 0..1 profile that dwells at both ends (1 at phase 0, 0 at phase pi), C-infinity."""
     return 0.5 + 0.5 * np.tanh(sharpness * np.cos(phase_rad)) / np.tanh(sharpness)
