@@ -27,6 +27,7 @@ import numpy as np
 
 from anymo.data.datasets import default_data_dir
 from anymo.data.recording import STANDARD_GRAVITY_MPS2
+from anymo.preprocess.windows import WINDOW_S
 from edge.live_windows import LiveWindow, LiveWindower
 
 
@@ -207,10 +208,23 @@ def main(argv: list[str], prog: str = "anymo demo") -> int:
     if not (0.0 <= args.drop < 1.0):
         print(f"{prog}: --drop must be a fraction in [0, 1), got {args.drop:g}", file=sys.stderr)
         return 2
+    if args.data is not None and not args.data.is_dir():
+        print(f"{prog}: --data {args.data} is not a folder; give the shared data folder (the one with "
+              "xsens_walking/, see ANYMO_DATA), or leave --data out", file=sys.stderr)
+        return 2
     data_dir = args.data or default_data_dir()
-    args.out.mkdir(parents=True, exist_ok=True)
-    record = args.out / f"session-{time.strftime('%Y%m%d-%H%M%S')}.anymorec"
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"{prog}: cannot create the output folder {args.out} ({exc.strerror or exc}); choose another --out",
+              file=sys.stderr)
+        return 2
+    record = _new_session_path(args.out)
     specs, notes = _wearable_specs(Path(data_dir), args.drop, args.seed)
+    first_window_s = WINDOW_S + 1.0  # a window is cut once every device is 0.5 s past its end (+ start-up)
+    if args.seconds < first_window_s:
+        notes.append(f"--seconds {args.seconds:g} is shorter than one {WINDOW_S:g} s live window: no window will be "
+                     f"cut (stream {first_window_s + args.hop_s:g} s or more to see some)")
     for n in notes:
         print(f"note: {n}", file=sys.stderr)
     print("labels and captions: no trained model bundle ships in models/ yet (the encoder/tokenizer and captioner "
@@ -231,9 +245,20 @@ def main(argv: list[str], prog: str = "anymo demo") -> int:
             print(f"{prog}: {exc}", file=sys.stderr)
             return 1
     (args.out / "summary.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
-    print(f"\nwrote {args.out / 'summary.json'}; replay the session with "
-          f"`anymo emulate --device anymo-imu --replay {record}`")
+    replay = " ".join(f"--device {w.device_type} --placement {w.placement}" for w in DEFAULT_WEARABLES)
+    print(f"\nwrote {args.out / 'summary.json'}; replay the session (one wearable per recorded device) with "
+          f"`anymo emulate {replay} --replay {record}`")
     return 0
+
+
+def _new_session_path(out: Path) -> Path:
+    """``out/session-YYYYmmdd-HHMMSS.anymorec``, with a -2, -3, ... suffix when a run in the same second took it."""
+    stem = f"session-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, k = out / f"{stem}.anymorec", 1
+    while path.exists():
+        k += 1
+        path = out / f"{stem}-{k}.anymorec"
+    return path
 
 
 if __name__ == "__main__":
