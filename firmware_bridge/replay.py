@@ -19,7 +19,8 @@ EARTH_FIELD_UT = np.array([20.0, 0.0, -44.0])  # a mid-latitude field in the wor
 
 def load_recordings(path: str | Path) -> list[Recording]:
     """Every recording in ``path``: a bridge recording (``*.anymorec`` written by ``anymo stream``, one
-    per device) or any single file the dataset loaders read. ValueError/FileNotFoundError otherwise."""
+    per device; corrupt chunks are skipped with a logged warning) or any single file the dataset loaders
+    read. ValueError/FileNotFoundError otherwise."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"replay file {path} does not exist; give a dataset file "
@@ -31,7 +32,7 @@ def load_recordings(path: str | Path) -> list[Recording]:
     if path.suffix == ".anymorec":
         from firmware_bridge.record import read_recording  # written by the streaming side; imported lazily
 
-        recs = read_recording(path)
+        recs = read_recording(path, on_corrupt="skip")  # a damaged chunk is skipped (with a warning), not fatal
     else:
         from anymo.data.loaders import load_file
 

@@ -86,3 +86,26 @@ def test_synthetic_signal_is_a_rigid_rotation_of_gravity_and_the_earth_field():
         dv = (v[2:] - v[:-2]) * rate / 2
         np.testing.assert_allclose(dv, np.cross(v[1:-1], blk.gyro_rads[1:-1]), atol=1e-3 * np.abs(v).max())
     assert np.ptp(blk.gyro_rads[:, 0]) > 0.5  # it does move
+
+
+def test_a_bridge_recording_with_a_corrupt_chunk_still_replays_the_rest(tmp_path, caplog):
+    """`anymo emulate --replay damaged.anymorec` used to stop with advice for the Python API; the emulator now
+    replays every intact chunk and says where the damage was."""
+    from firmware_bridge.record import CHUNK_HEAD, DeviceMeta, RecordingWriter, iter_chunks
+    from firmware_bridge.replay import load_recordings
+
+    path = tmp_path / "damaged.anymorec"
+    rate_hz, n = 100.0, 1000
+    t = 1.7e9 + np.arange(n) / rate_hz
+    acc = np.stack([np.sin(2 * np.pi * t), np.zeros(n), np.full(n, 9.8)], axis=1)
+    with RecordingWriter(path, [DeviceMeta("AA:4D:00:00:00:01", "anymo-imu", "left_wrist")], fsync=False) as w:
+        for k in range(0, n, 10):
+            w.add_samples("AA:4D:00:00:00:01", "imu", 0, t[k:k + 10], t[k:k + 10] - 1.7e9, acc[k:k + 10])
+    offsets = [c.offset for c in iter_chunks(path)]
+    data = bytearray(path.read_bytes())
+    data[offsets[5] + CHUNK_HEAD.size + 40] ^= 0x40
+    path.write_bytes(bytes(data))
+    (rec,) = load_recordings(path)
+    assert n - 100 <= rec.n_samples < n  # one chunk (0.5 s = 50 samples here) is gone, the rest is there
+    np.testing.assert_allclose(rec.acc_mps2[:, 0], np.sin(2 * np.pi * rec.t_s), atol=1e-5)
+    assert f"corrupt chunk at byte offset {offsets[5]}" in caplog.text
