@@ -5,8 +5,9 @@
     anymo emulate --config wearables.json      # or .toml: a list of wearables (see --help)
 
 Starts a private D-Bus with a fake BlueZ on it, prints ONE line ``DBUS_SYSTEM_BUS_ADDRESS=unix:path=...``
-on stdout when ready and runs until Ctrl-C / SIGTERM. With that variable exported, ``anymo scan``,
-``anymo pair`` and ``anymo stream`` use the virtual wearables exactly like real ones.
+on stdout when ready and runs until Ctrl-C / SIGTERM, then prints on stderr what each wearable really did
+(packets sent and dropped, the true drift) to compare with ``anymo stream``. With that variable exported,
+``anymo scan``, ``anymo pair`` and ``anymo stream`` use the virtual wearables exactly like real ones.
 """
 
 from __future__ import annotations
@@ -155,7 +156,26 @@ async def serve(specs, adapter: str) -> int:
               "Ctrl-C stops.", file=sys.stderr, flush=True)
         await stop.wait()
         log.info("stopping")
+        print(truth_table(em), file=sys.stderr, flush=True)
     return 0
+
+
+def truth_table(em) -> str:
+    """What each wearable really did (to compare with `anymo stream`'s statistics): data notifications sent,
+    dropped on purpose (the bridge's LOST should match), sent twice, links, device-initiated disconnects, the
+    true clock drift."""
+    from firmware_bridge.cli import table
+
+    rows = []
+    for addr, w in em.wearables.items():
+        st = w.stats
+        rows.append([addr, w.spec.device_type, w.placement, str(st["samples"]), str(st["packets_sent"]),
+                     str(st["packets_dropped"]), str(st["packets_duplicated"]), str(st["connections"]),
+                     str(st["disconnects"]), f"{w.faults.clock_drift_ppm:g}"])
+    head = ["ADDRESS", "TYPE", "PLACEMENT", "SAMPLES", "SENT", "DROPPED", "DUPLICATED", "LINKS", "HUNG_UP",
+            "DRIFT_PPM"]
+    return "# emulator truth (DROPPED: notifications withheld on purpose; compare with `anymo stream`'s LOST)\n" \
+        + table(rows, head)
 
 
 def main(argv: list[str], prog: str = "anymo emulate") -> int:
