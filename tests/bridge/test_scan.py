@@ -108,3 +108,22 @@ def test_reconnect_backoff_grows_to_ten_seconds_with_jitter() -> None:
     assert means[:5] == pytest.approx([0.5, 1.0, 2.0, 4.0, 8.0], rel=0.08)
     assert all(x <= 10.0 for d in delays for x in d) and max(delays[-1]) == 10.0
     assert min(delays[2]) >= 2.0 * 0.75 and max(delays[2]) <= 2.0 * 1.25 and len(set(delays[2])) > 100
+
+
+def test_a_device_that_stays_away_is_warned_about_once_not_on_every_retry(emulate, caplog) -> None:
+    """A session retries a missing device forever (every scan timeout + backoff); the log says so once."""
+    import logging
+
+    from firmware_bridge.pairing import PairedDevice
+    from firmware_bridge.session import Session, SessionConfig
+
+    async def body(em):
+        cfg = SessionConfig(scan_timeout_s=0.2, backoff_initial_s=0.05, backoff_max_s=0.1)
+        return await Session([PairedDevice("AA:4D:00:00:00:09", "anymo-imu", "left_wrist")], config=cfg).run(2.0)
+
+    with caplog.at_level(logging.INFO, logger="firmware_bridge.session"):
+        stats = emulate([WearableSpec("anymo-imu")], body)
+    about = [r for r in caplog.records if "AA:4D:00:00:00:09: not found" in r.getMessage()]
+    assert len(about) >= 4  # it kept trying
+    assert [r.levelno for r in about].count(logging.WARNING) == 1
+    assert stats["AA:4D:00:00:00:09"].samples_received == 0 and "not advertising" in stats["AA:4D:00:00:00:09"].last_error
