@@ -1,0 +1,98 @@
+"""No implausible spikes in procedural motion: sweeps of every activity and of random sequences through
+the ideal IMU, with bounds fitting what each kind of activity does (a reviewer found 6,500 deg/s at a
+sequence boundary, 145 g at the forearm, and 5-7 g at the start of slow rehab exercises)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from anymo.body.named_placements import canonical_placement
+from anymo.body.skeleton import N_SEGMENTS, SEGMENT_INDEX
+from anymo.body.surface import surface_placements
+from anymo.geometry.rotations import quat_conj, quat_from_axis_angle, quat_mul
+from anymo.motion.procedural import ACTIVITIES, generate_activity, generate_sequence
+from anymo.motion.procedural.sequence import _blend
+from anymo.sim.imu import ideal_imu
+
+RATE_HZ = 60.0
+G = 9.80665
+# slow physiotherapy and strength moves (WATCH recordings of them are gentle)
+REHAB = ("shoulder_abduction", "shoulder_forward_elevation", "shoulder_internal_rotation", "shoulder_external_rotation",
+         "trapezius_row", "upright_row", "shoulder_shrug", "arm_curls", "shoulder_pendulum")  # fmt: skip
+# ballistic sports and jumps: fast by nature (a smash or a punch turns the arm at thousands of deg/s)
+FAST = ("jogging", "running", "jumping", "jumping_jacks", "punching", "throwing", "playing_badminton", "swinging_bat")
+FAST_TEXT = {"jogging", "running", "jumping", "jumping jacks", "punching", "throwing", "playing badminton", "swinging a bat"}
+WRISTS = np.array([canonical_placement("right_wrist"), canonical_placement("left_wrist")])
+
+
+def wrist_imu(m) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sample times, |specific force| in g and |angular rate| (rad/s) of ideal watches on both wrists [2, T]."""
+    t = np.arange(int(round(m.duration_s * m.rate_hz)) + 1) / m.rate_hz
+    acc, gyro = ideal_imu(m, surface_placements(m.skeleton).subset(WRISTS), t)
+    return t, np.linalg.norm(acc, axis=-1) / G, np.linalg.norm(gyro, axis=-1)
+
+
+def segment_rate_degs(m) -> np.ndarray:
+    """Rotation of each segment between consecutive frames, as an angular speed [T-1, 23] (deg/s)."""
+    q = m.quat_wxyz
+    d = quat_mul(quat_conj(q[:-1]), q[1:])
+    return 2.0 * np.degrees(np.arccos(np.clip(np.abs(d[..., 0]), 0.0, 1.0))) * m.rate_hz
+
+
+def test_blend_stays_continuous_when_the_two_clips_drift_past_180_degrees() -> None:
+    # the old clip holds the upper arm still; the new one turns it steadily from 150 to 210 deg away:
+    # the short way round switches sides mid-overlap, the blend must not
+    n, j = 121, SEGMENT_INDEX["RightUpperArm"]
+    old = np.zeros((n + 10, N_SEGMENTS, 4))
+    old[..., 0] = 1.0
+    new = old.copy()
+    angle = np.deg2rad(np.linspace(150.0, 210.0, n + 10))
+    new[:, j] = quat_from_axis_angle(np.array([1.0, 0.0, 0.0]), angle)
+    root = np.tile([0.0, 0.0, 0.9], (n + 10, 1))
+    _, (blended, _) = _blend(old, root, new, root, n)
+    q = blended[: n + 5, j]
+    step_deg = 2.0 * np.degrees(np.arccos(np.clip(np.abs(np.sum(q[1:] * q[:-1], axis=-1)), 0.0, 1.0)))
+    # smooth step over 120 frames: at most 1.875 x 210 deg / 120 + the clip's own 0.46 deg per frame
+    assert step_deg.max() < 4.0, f"the blend jumps {step_deg.max():.1f} deg in one frame"
+    np.testing.assert_allclose(np.abs(np.sum(blended[n:, j] * new[n:, j], axis=-1)), 1.0, atol=1e-9)  # ends on the new clip
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_every_activity_stays_within_bounds_fitting_its_kind(seed: int) -> None:
+    for a in ACTIVITIES:
+        m = generate_activity(a, 6.0, np.random.default_rng(seed), rate_hz=RATE_HZ)
+        t, g, gyro = wrist_imu(m)
+        rate = segment_rate_degs(m)
+        if a in FAST:
+            assert g.max() < 40.0 and rate.max() < 3000.0, f"{a} seed {seed}: {g.max():.1f} g, {rate.max():.0f} deg/s"
+            continue
+        # daily activities, gait, postures and exercises: well under the 16 g of a wrist accelerometer
+        assert g.max() < 6.0, f"{a} seed {seed}: {g.max():.1f} g at the wrist at {t[np.argmax(g.max(0))]:.2f} s"
+        assert rate.max() < 1200.0, f"{a} seed {seed}: a segment turns {rate.max():.0f} deg/s"
+        if a in REHAB:  # slow and controlled, the first and last moves included
+            edge = (t < 0.25) | (t > t[-1] - 0.25)
+            assert g.max() < 3.0, f"{a} seed {seed}: {g.max():.1f} g at the wrist"
+            assert g[:, edge].max() < 1.5 and gyro[:, edge].max() < 3.0, (
+                f"{a} seed {seed}: {g[:, edge].max():.1f} g, {gyro[:, edge].max():.1f} rad/s in the first or last 0.25 s")
+
+
+def test_sequence_boundaries_add_no_spike() -> None:
+    """Near each label boundary no segment turns much faster than in either activity on its own, and
+    between two gentle activities the wrists stay gentle. Seeds 80-109 include a pulling -> throwing
+    boundary where the per-frame short-way slerp flipped (5,700 deg/s)."""
+    for seed in range(80, 110):
+        m = generate_sequence(None, 20.0, np.random.default_rng(seed), rate_hz=RATE_HZ, segment_s=(3.0, 8.0))
+        t, g, _ = wrist_imu(m)
+        rate = segment_rate_degs(m).max(axis=1)
+        t_step = t[1:] - 0.5 / RATE_HZ
+        for a, b in zip(m.labels[:-1], m.labels[1:]):
+            near = np.abs(t_step - b.start_s) < 0.5
+            inside = ((t_step > a.start_s + 0.75) & (t_step < a.end_s - 0.75)) | ((t_step > b.start_s + 0.75) & (t_step < b.end_s - 0.75))
+            own = rate[inside].max() if inside.any() else 0.0
+            assert rate[near].max() < max(1.5 * own, 800.0), (
+                f"seed {seed}: {rate[near].max():.0f} deg/s at {a.activity} -> {b.activity} ({b.start_s:.2f} s); "
+                f"the two activities reach {own:.0f} deg/s on their own")
+            if a.activity not in FAST_TEXT and b.activity not in FAST_TEXT:
+                near_g = np.abs(t - b.start_s) < 0.5
+                assert g[:, near_g].max() < 6.0, f"seed {seed}: {g[:, near_g].max():.1f} g at {a.activity} -> {b.activity}"
