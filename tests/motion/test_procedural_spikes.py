@@ -96,3 +96,30 @@ def test_sequence_boundaries_add_no_spike() -> None:
             if a.activity not in FAST_TEXT and b.activity not in FAST_TEXT:
                 near_g = np.abs(t - b.start_s) < 0.5
                 assert g[:, near_g].max() < 6.0, f"seed {seed}: {g[:, near_g].max():.1f} g at {a.activity} -> {b.activity}"
+
+
+def test_eating_meat_captions_name_the_knife_hand_and_the_fork_hand_moves_more() -> None:
+    from anymo.motion.procedural import generate_with_params
+
+    for seed in range(4):
+        m, p = generate_with_params("eating_meat", 12.0, np.random.default_rng(seed), rate_hz=RATE_HZ)
+        other = "left" if p.hand == "right" else "right"
+        z = {s: m.pos_m[:, SEGMENT_INDEX[s.capitalize() + "Hand"], 2] for s in ("right", "left")}
+        lift_m = {s: np.percentile(v, 98) - np.percentile(v, 50) for s, v in z.items()}
+        # the fork hand lifts each bite from the plate to the mouth; the knife hand saws at the plate
+        assert lift_m[other] > 0.15 and lift_m[other] > 3.0 * lift_m[p.hand], f"seed {seed}: lifts {lift_m}, knife {p.hand}"
+        text = " ".join(m.captions)
+        assert f"knife in the {p.hand} hand" in text and other not in text, m.captions  # the other hand is 'the other hand'
+        assert all("fork" in c for c in m.captions), m.captions  # each says what the moving (fork) hand does
+
+
+def test_cycling_starts_from_standing_not_from_a_chair() -> None:
+    from anymo.motion.procedural.sequence import plan_sequence
+
+    assert plan_sequence(["walking", "cycling", "walking"]) == [("walking", "standing"), ("cycling", "standing"), ("walking", "standing")]
+    # from a seated activity one stands up first; nobody sits down on a chair to ride
+    steps = [a for a, _ in plan_sequence(["eating_soup", "cycling", "typing"], "sitting")]
+    assert steps == ["eating_soup", "sit_to_stand", "cycling", "stand_to_sit", "typing"]
+    m = generate_sequence(["walking", "cycling"], 16.0, np.random.default_rng(0), rate_hz=30.0)
+    assert [seg.activity for seg in m.labels] == ["walking", "cycling"]
+    assert "chair" not in " ".join(m.captions)
