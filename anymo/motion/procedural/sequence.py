@@ -1,9 +1,10 @@
 """Longer recordings: activities chained with smooth blends and the posture transitions they need.
 
 At each boundary the two clips overlap for 0.5-1.5 s: local joint rotations are slerped with a
-quintic smooth-step weight along a path continuous in time (`slerp_over_time`), the next clip is turned and moved to continue the previous heading and
-position, and the root velocity (not the position) is blended, so the root stays continuous in
-position and velocity. A lying activity is preceded by lying down, a seated one by sitting down, ...
+quintic smooth-step weight along a path continuous in time (`slerp_over_time`), the next clip is
+turned and moved to continue the previous heading and position, and the root velocity (not the
+position) is blended, so the root stays continuous in position and velocity. A lying activity is
+preceded by lying down, a seated one by sitting down, ...
 """
 
 from __future__ import annotations
