@@ -123,3 +123,47 @@ def test_cycling_starts_from_standing_not_from_a_chair() -> None:
     m = generate_sequence(["walking", "cycling"], 16.0, np.random.default_rng(0), rate_hz=30.0)
     assert [seg.activity for seg in m.labels] == ["walking", "cycling"]
     assert "chair" not in " ".join(m.captions)
+
+
+def test_elbow_swivel_does_not_flip_between_frames_in_ballistic_sports() -> None:
+    """Where the elbow hint and its fallback cancel (throwing seed 1, 8 s, follow-through at 7.4 s) the arm
+    IK flipped the elbow round the shoulder->wrist axis: 73 deg in one frame (4,375 deg/s on the forearm,
+    23 g at the wrist); throwing seed 4 flipped the other arm at 2,900 deg/s. The swivel now follows its
+    hints at a bounded speed, so no segment jumps, and the fast moves themselves stay as fast as before."""
+    for a in ("throwing", "playing_badminton", "swinging_bat", "punching"):
+        for seed in range(6):
+            m = generate_activity(a, 8.0, np.random.default_rng(seed), rate_hz=RATE_HZ)
+            t, g, _ = wrist_imu(m)
+            rate = segment_rate_degs(m)
+            step, seg = np.unravel_index(np.argmax(rate), rate.shape)
+            # 40 deg per frame at 60 Hz: above a smash's forearm snap (~1,800 deg/s), below a flip
+            assert rate.max() < 2400.0, f"{a} seed {seed}: segment {seg} turns {rate.max():.0f} deg/s at {t[step]:.2f} s"
+            assert g.max() < 40.0, f"{a} seed {seed}: {g.max():.1f} g at the wrist"
+
+
+def test_two_link_ik_rolls_the_elbow_over_at_a_bounded_speed_when_the_hint_flips() -> None:
+    from anymo.motion.procedural.arms import two_link_ik
+
+    # the wrist stays put in front of the shoulder; the elbow hint flips from down to up at frame 30
+    n, l1, l2, rate_hz = 90, 0.3, 0.28, 60.0
+    base, target = np.zeros((n, 3)), np.tile([0.45, 0.0, 0.0], (n, 1))
+    pole = np.where(np.arange(n)[:, None] < 30, [0.0, 0.2, -1.0], [0.0, -0.2, 1.0])
+    m_old, flex_old = two_link_ik(base, target, pole, l1, l2)
+    m_new, flex_new = two_link_ik(base, target, pole, l1, l2, rate_hz=rate_hz, max_swivel_degs=600.0)
+
+    def swivel(m: np.ndarray) -> np.ndarray:
+        """Unit direction of the elbow about the shoulder->wrist axis (x here) [T, 2]."""
+        e = -m[:, 1:, 2]  # the upper arm runs along its local -z
+        return e / np.linalg.norm(e, axis=-1, keepdims=True)
+
+    def step_deg(e: np.ndarray) -> np.ndarray:
+        return np.degrees(np.arccos(np.clip(np.sum(e[1:] * e[:-1], axis=-1), -1.0, 1.0)))
+
+    assert step_deg(swivel(m_old)).max() > 170.0  # without the rate the elbow jumps to the other side at once
+    steps = step_deg(swivel(m_new))
+    assert steps.max() < 10.0 + 1e-6 and steps.sum() > 170.0  # 600 deg/s at 60 Hz: 10 deg per frame, all the way over
+    np.testing.assert_allclose(m_new[:30], m_old[:30], atol=1e-12)  # untouched before the flip
+    np.testing.assert_allclose(m_new[-20:], m_old[-20:], atol=1e-9)  # and caught up with the hint after it
+    np.testing.assert_allclose(flex_new, flex_old)  # the elbow angle, so the wrist's reach, is unchanged
+    elbow_to_wrist_m = [np.linalg.norm(-m[:, :, 2] * l1 - target, axis=-1) for m in (m_new, m_old)]
+    np.testing.assert_allclose(*elbow_to_wrist_m, atol=1e-9)

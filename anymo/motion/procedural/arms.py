@@ -14,13 +14,48 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
 
 
+def _swivel_rad(prev: np.ndarray, want: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    """Signed roll [...] about unit ``axis`` from ``prev`` (carried into the plane normal to it) to ``want``."""
+    prev = _unit(prev - np.sum(prev * axis, axis=-1, keepdims=True) * axis)
+    return np.arctan2(np.sum(np.cross(prev, want) * axis, axis=-1), np.sum(prev * want, axis=-1))
+
+
+def _rate_limited_swivel(p_perp: np.ndarray, dhat: np.ndarray, max_step_rad: float) -> np.ndarray:
+    """Unit directions [T, 3] normal to ``dhat`` that follow ``p_perp`` but roll about ``dhat`` by at
+    most ``max_step_rad`` per frame, each frame starting from the previous frame's direction.
+
+    Frames the limit does not touch are returned as they are; the per-frame recurrence only runs from
+    where the hints jump until the direction has caught up with them again.
+    """
+    out = p_perp.copy()
+    jumps = np.flatnonzero(np.abs(_swivel_rad(p_perp[:-1], p_perp[1:], dhat[1:])) > max_step_rad) + 1
+    t_done = 0
+    for t0 in jumps:
+        if t0 < t_done:
+            continue
+        t = int(t0)
+        while t < len(out):
+            step = _swivel_rad(out[t - 1], p_perp[t], dhat[t])
+            if abs(step) <= max_step_rad:  # caught up: from here on the hints themselves
+                break
+            prev = _unit(out[t - 1] - np.dot(out[t - 1], dhat[t]) * dhat[t])
+            step = np.clip(step, -max_step_rad, max_step_rad)
+            out[t] = np.cos(step) * prev + np.sin(step) * np.cross(dhat[t], prev)
+            t += 1
+        t_done = t
+    return out
+
+
 def two_link_ik(base_m: np.ndarray, target_m: np.ndarray, pole: np.ndarray, l1: float, l2: float,
-                bend: float = 1.0, fallback: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                bend: float = 1.0, fallback: np.ndarray | None = None, rate_hz: float | None = None,
+                max_swivel_degs: float = 1000.0) -> tuple[np.ndarray, np.ndarray]:
     """World rotation matrices [T, 3, 3] of the first link and the middle-joint flexion [T] (rad).
 
     The first link's long axis is its local -z; the middle joint (elbow/knee) lies towards ``pole``
     (world directions [T, 3]); where the pole lines up with the target, ``fallback`` [T, 3] takes
-    over smoothly. ``bend`` = +1 when the distal link swings towards local +x when
+    over smoothly. With ``rate_hz`` (of the frames) the swivel (the middle joint's roll about
+    base->target) follows the hints at most ``max_swivel_degs`` fast, so it cannot flip between frames
+    where the pole and the fallback cancel. ``bend`` = +1 when the distal link swings towards local +x when
     flexing (elbow), -1 when towards -x (knee). Unreachable targets are approached as far as possible.
     """
     d = target_m - base_m
@@ -43,6 +78,8 @@ def two_link_ik(base_m: np.ndarray, target_m: np.ndarray, pole: np.ndarray, l1: 
         n = np.linalg.norm(p_perp, axis=-1, keepdims=True)
         pole = pole + 2.0 * smoothstep((0.6 - n) / 0.6) * _unit(fallback)
     p_perp = _unit(pole - np.sum(pole * dhat, axis=-1, keepdims=True) * dhat)
+    if rate_hz is not None:
+        p_perp = _rate_limited_swivel(p_perp, dhat, np.deg2rad(max_swivel_degs) / rate_hz)
     u = cos_a[:, None] * dhat + sin_a[:, None] * p_perp  # first link direction
     z_ax = -u
     x_ax = -bend * p_perp
@@ -52,11 +89,13 @@ def two_link_ik(base_m: np.ndarray, target_m: np.ndarray, pole: np.ndarray, l1: 
 
 
 def solve_arm(skeleton: Skeleton, pose: Pose, side: str, wrist_target_m: np.ndarray, elbow_pole: np.ndarray,
-              *, pronation: np.ndarray | float = 0.0, rel: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+              *, pronation: np.ndarray | float = 0.0, rel: tuple[np.ndarray, np.ndarray] | None = None,
+              rate_hz: float | None = None) -> None:
     """Set UpperArm and ForeArm of ``side`` so the wrist reaches ``wrist_target_m`` [T, 3].
 
     Targets and poles are in the root-at-origin world of ``pose`` (see `fk_rel`); pass ``rel`` (its
-    forward kinematics) to reuse it. Everything above the shoulder must already be posed.
+    forward kinematics) to reuse it. With ``rate_hz`` (of the frames) the elbow's swivel is kept
+    continuous in time (see `two_link_ik`). Everything above the shoulder must already be posed.
     """
     cap = side.capitalize()
     i_sh, i_ua, i_fa, i_h = (SEGMENT_INDEX[cap + s] for s in ("Shoulder", "UpperArm", "ForeArm", "Hand"))
@@ -65,7 +104,7 @@ def solve_arm(skeleton: Skeleton, pose: Pose, side: str, wrist_target_m: np.ndar
     l2 = float(np.linalg.norm(skeleton.offset_m[i_h]))
     base = pos[:, i_ua]
     out = quat_rotate(quat[:, SEGMENT_INDEX["T8"]], np.array([0.0, SIDES[side], 0.0]))
-    m_upper, flex = two_link_ik(base, wrist_target_m, elbow_pole, l1, l2, bend=1.0, fallback=out)
+    m_upper, flex = two_link_ik(base, wrist_target_m, elbow_pole, l1, l2, bend=1.0, fallback=out, rate_hz=rate_hz)
     q_upper_world = matrix_to_quat(m_upper)
     q_parent = quat[:, i_sh]
     pose.set(cap + "UpperArm", quat_mul(quat_conj(q_parent), q_upper_world))

@@ -52,7 +52,7 @@ def punching(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.
     s_rear = SIDES[p.hand]
     pose.trunk(twist=s_rear * (D(25) * cross - D(12) * jab))  # the rear shoulder drives forward
     pose.pelvis(yaw=s_rear * D(10) * cross)
-    b = Body(sk, pose)
+    b = Body(sk, pose, p.rate_hz)
     for side, hit in ((lead, jab), (p.hand, cross)):
         s = SIDES[side]
         guard = np.array([0.12, s * 0.06, 0.12])
@@ -73,7 +73,7 @@ def throwing(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.
     # trunk: coil away (wind-up, ~0.45 of the cycle), uncoil through release (~0.6)
     coil = loop_path(ph, [0.0, 0.3, 0.45, 0.58, 0.7, 0.85], np.array([[0.0], [-0.5], [-1.0], [0.6], [1.0], [0.3]]))[:, 0]
     pose.trunk(twist=-s * D(30) * coil * env * p.amplitude, flex=D(15) * np.clip(coil, 0, 1) * env)
-    b = Body(sk, pose)
+    b = Body(sk, pose, p.rate_hz)
     keys = np.array([
         [0.10, s * 0.15, -0.25],  # ready, ball at the chest
         [-0.05, s * 0.30, -0.05],
@@ -100,7 +100,7 @@ def playing_badminton(p: ActivityParams, rng: np.random.Generator, sk: Skeleton,
     for leg in ("right", "left"):
         pose.knee(leg, bounce * env)
         pose.hip(leg, 0.5 * bounce * env)
-    b = Body(sk, pose)
+    b = Body(sk, pose, p.rate_hz)
     overhead = rng.random() < 0.6
     p.extra["stroke"] = "overhead clears" if overhead else "forehand drives"
     if overhead:
@@ -128,7 +128,7 @@ def swinging_bat(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s:
     coil = loop_path(ph, knots, np.array([[-0.5], [-0.7], [0.2], [1.0], [0.3]]))[:, 0]
     pose.pelvis(yaw=-s * D(25) * coil * env)
     pose.trunk(twist=-s * D(35) * coil * env)
-    b = Body(sk, pose)
+    b = Body(sk, pose, p.rate_hz)
     keys = np.array([[0.05, s * 0.15, 0.05], [0.0, s * 0.17, 0.08], [0.25, s * 0.05, -0.05], [0.2, -s * 0.15, 0.0], [0.05, -s * 0.12, 0.1]])
     path = loop_path(ph, knots, keys)
     for hand, dy in ((side, 0.0), (lead, -s * 0.035)):
@@ -150,7 +150,7 @@ def _push_pull(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: n
     lean = D(15) * ext if push else -D(15) * (1 - ext) * env
     pose.trunk(flex=lean + p.style.trunk_lean_rad)
     pose.pelvis(tilt_fwd=0.5 * lean)
-    b = Body(sk, pose)
+    b = Body(sk, pose, p.rate_hz)
     for side in ("right", "left"):
         s = SIDES[side]
         near = np.array([0.12, s * 0.1, -0.08])

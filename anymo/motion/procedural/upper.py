@@ -12,10 +12,13 @@ from anymo.motion.procedural.pose import SIDES, Pose, fk_rel
 
 
 class Body:
-    """Forward kinematics of a posed body (root at the origin) with helpers to place hand targets."""
+    """Forward kinematics of a posed body (root at the origin) with helpers to place hand targets.
 
-    def __init__(self, sk: Skeleton, pose: Pose):
-        self.sk, self.pose = sk, pose
+    With ``rate_hz`` (of the pose's frames) `reach` keeps each elbow's swivel continuous in time.
+    """
+
+    def __init__(self, sk: Skeleton, pose: Pose, rate_hz: float | None = None):
+        self.sk, self.pose, self.rate_hz = sk, pose, rate_hz
         self.pos, self.quat = fk_rel(sk, pose.local)
         self.face = face_points(sk, self.pos, self.quat)
         self.h = sk.shape.height_m
@@ -66,7 +69,7 @@ class Body:
             rest_pole = self.trunk_dir(np.array([-1.0, 0.5 * SIDES[side], 0.0]))
             w = self.rest_w[side][..., None]
             pole = (1 - w) * rest_pole + w * pole / np.linalg.norm(pole, axis=-1, keepdims=True)
-        solve_arm(self.sk, self.pose, side, target, pole, pronation=pronation, rel=(self.pos, self.quat))
+        solve_arm(self.sk, self.pose, side, target, pole, pronation=pronation, rel=(self.pos, self.quat), rate_hz=self.rate_hz)
 
 
 def blend_path(a: np.ndarray, b: np.ndarray, w: np.ndarray, bulge: np.ndarray | None = None, bulge_m: float = 0.0) -> np.ndarray:
