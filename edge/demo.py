@@ -125,19 +125,12 @@ class _WindowFeed:
         return f"window {stamp}  " + "  ".join(parts) + "  | label: (no model bundle yet)"
 
 
-def _quiet_teardown(loop: asyncio.AbstractEventLoop, context: dict) -> None:
-    """Hide the one harmless message of a demo teardown: bleak's bus reader sees the private bus go away."""
-    if isinstance(context.get("exception"), EOFError):
-        return
-    loop.default_exception_handler(context)
-
-
 async def _stream(specs: list, seconds: float, record: Path, hop_s: float) -> dict:
     from firmware_bridge.emulator import Emulator
-
-    asyncio.get_running_loop().set_exception_handler(_quiet_teardown)
     from firmware_bridge.pairing import PairedDevice
-    from firmware_bridge.session import Session
+    from firmware_bridge.session import Session, ignore_bus_eof
+
+    asyncio.get_running_loop().set_exception_handler(ignore_bus_eof)
 
     async with Emulator(specs) as emu:
         os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = emu.bus_address

@@ -306,15 +306,11 @@ def _stream_problems(stats, record: Path | None) -> list[str]:
 
 
 async def _quiet_bus_teardown(coro):
-    """Run ``coro`` with bleak's D-Bus reader allowed to see the bus go away (BlueZ or the emulator stopped)
-    without a 'Future exception was never retrieved ... EOFError' traceback: bleak already logs it in words."""
-    loop = asyncio.get_running_loop()
+    """Run ``coro`` with `session.ignore_bus_eof` as the loop's exception handler (no EOFError traceback
+    when BlueZ or the emulator goes away)."""
+    from .session import ignore_bus_eof
 
-    def handler(loop: asyncio.AbstractEventLoop, context: dict) -> None:
-        if not isinstance(context.get("exception"), EOFError):
-            loop.default_exception_handler(context)
-
-    loop.set_exception_handler(handler)
+    asyncio.get_running_loop().set_exception_handler(ignore_bus_eof)
     return await coro
 
 

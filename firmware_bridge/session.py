@@ -52,6 +52,14 @@ class SessionConfig:
     adapter: str | None = None  # e.g. "hci1"; None = the default adapter
 
 
+def ignore_bus_eof(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    """Event-loop exception handler: bleak's D-Bus reader may see the bus go away (BlueZ or the emulator
+    stopped) and leave a 'Future exception was never retrieved ... EOFError' behind; bleak already logs it
+    in words, so only that one is dropped. Install with ``loop.set_exception_handler(ignore_bus_eof)``."""
+    if not isinstance(context.get("exception"), EOFError):
+        loop.default_exception_handler(context)
+
+
 def backoff_s(attempt: int, config: SessionConfig, rng: random.Random) -> float:
     """Delay before reconnect attempt ``attempt`` (0 = right after a link loss: immediately)."""
     if attempt <= 0:
