@@ -232,21 +232,43 @@ def phrase_without_params(template: str) -> str:
     return re.sub(r"\s+([,;])", r"\1", re.sub(r"\s+", " ", text)).strip(" ,;")
 
 
+def _activity_id(activity: str) -> str | None:
+    """The procedural activity given by id or by its plain-language text; None for one the library does not know."""
+    from anymo.motion.procedural import ACTIVITIES, activity_text
+
+    if activity in ACTIVITIES:
+        return activity
+    return {activity_text(a): a for a in ACTIVITIES}.get(activity)
+
+
 def activity_captions(activity: str) -> list[str]:
     """Captions of a procedural activity given by id or plain-language text, built from its phrases
     (without parameters) and the shared subjects; [] for activities the library does not know."""
-    from anymo.motion.procedural import ACTIVITIES, activity_text
+    from anymo.motion.procedural import activity_text
     from anymo.motion.procedural.activities import spec
     from anymo.motion.procedural.captions import SUBJECTS
 
-    by_text = {activity_text(a): a for a in ACTIVITIES}
-    act = activity if activity in ACTIVITIES else by_text.get(activity)
+    act = _activity_id(activity)
     if act is None:
         return []
     phrases = list(dict.fromkeys(p for p in (phrase_without_params(t) for t in spec(act).phrases) if p))
     caps = [f"{SUBJECTS[i % len(SUBJECTS)]} {ph}." for i, ph in enumerate(phrases)]
     caps.append(f"{SUBJECTS[len(phrases) % len(SUBJECTS)]}: {activity_text(act)}.")
     return [c[0].upper() + c[1:] for c in caps]
+
+
+def _captioned_segments(motion: BodyMotion, activity: str, window_s: tuple[float, float] | None) -> list[LabelSegment]:
+    """The ``activity`` label segments that have own captions: those overlapping the window, largest
+    overlap first (ties: earliest first); without a window all of them in label order."""
+    segs = [s for s in motion.labels if s.activity == activity and s.captions]
+    if window_s is None:
+        return segs
+    t0, t1 = window_s
+
+    def overlap_s(seg: LabelSegment) -> float:
+        return min(seg.end_s, t1) - max(seg.start_s, t0)
+
+    return sorted((s for s in segs if overlap_s(s) > 0), key=lambda s: -overlap_s(s))
 
 
 def segment_captions(motion: BodyMotion, activity: str, window_s: tuple[float, float] | None = None) -> list[str]:
@@ -256,13 +278,8 @@ def segment_captions(motion: BodyMotion, activity: str, window_s: tuple[float, f
     most (they carry the speed, hand, ... that stretch was done with); the motion's captions when it
     holds only that activity; `activity_captions` (the phrases without parameters).
     """
-    segs = [s for s in motion.labels if s.activity == activity and s.captions]
-    if window_s is not None:
-        t0, t1 = window_s
-        segs = [s for s in segs if min(s.end_s, t1) > max(s.start_s, t0)]
-        if segs:
-            return list(max(segs, key=lambda s: min(s.end_s, t1) - max(s.start_s, t0)).captions)
-    elif len(segs) == 1:
+    segs = _captioned_segments(motion, activity, window_s)
+    if segs and (window_s is not None or len(segs) == 1):
         return list(segs[0].captions)
     if len({seg.activity for seg in motion.labels}) <= 1 and motion.captions:
         return list(motion.captions)
@@ -283,12 +300,10 @@ def window_labels(labels: list[LabelSegment], t0_s: float, t1_s: float) -> list[
 def activity_predicate(activity: str) -> str:
     """A short verb phrase for an activity ("walks", "sits down on a chair"), for transition captions."""
     try:
-        from anymo.motion.procedural import ACTIVITIES, activity_text
         from anymo.motion.procedural.activities import spec
     except ImportError:
         return f"is {activity}"
-    by_text = {activity_text(a): a for a in ACTIVITIES}
-    act = activity if activity in ACTIVITIES else by_text.get(activity)
+    act = _activity_id(activity)
     if act is not None:
         for t in spec(act).phrases:
             if phrase := phrase_without_params(t):
@@ -326,11 +341,7 @@ def _own_predicate(motion: BodyMotion, activity: str, window_s: tuple[float, flo
     from anymo.motion.procedural.captions import GENDERED, SUBJECTS
 
     subjects = SUBJECTS + tuple(s for s, _ in GENDERED.values())
-    segs = [s for s in motion.labels if s.activity == activity and s.captions]
-    if window_s is not None:
-        t0, t1 = window_s
-        segs = [s for s in segs if min(s.end_s, t1) > max(s.start_s, t0)]
-        segs = sorted(segs, key=lambda s: -(min(s.end_s, t1) - max(s.start_s, t0)))
+    segs = _captioned_segments(motion, activity, window_s)
     preds = []
     for cap in segs[0].captions if segs else ():
         low = cap.rstrip(".").strip()
