@@ -324,10 +324,7 @@ def load_deepmimic(
         kf = _chain_loops(kf, n_loops + (2 if pad else 0), d_yaw, step_xy)
         if pad:  # sample from the second cycle on, one cycle of padding before and after
             t_s = period_s + np.arange(-pad, t_s.size + pad) / rate_hz
-    joints = {"root": spline_quats(kf["t"], kf["root"], t_s)}
-    for name in _SPHERICAL:
-        if name != "root":
-            joints[name] = spline_quats(kf["t"], kf[name], t_s)
+    joints = {name: spline_quats(kf["t"], kf[name], t_s) for name in _SPHERICAL}
     for name in _REVOLUTE:
         joints[name] = spline_positions(kf["t"], kf[name], t_s)
     root_pos = spline_positions(kf["t"], kf["root_pos"], t_s)

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from anymo.body.skeleton import SEGMENT_INDEX, SEGMENTS
+from anymo.motion.procedural.signals import smoothstep
 
 G_MPS2 = 9.80665
 DECAY_WINDOW = 7.0  # a transient is evaluated over 7 decay times (e^-7 ~ 1e-3), then smoothly cut
@@ -208,8 +209,7 @@ def _shape_table() -> tuple[np.ndarray, np.ndarray]:
         wd = np.sqrt(1.0 - z * z)
         impulse = np.exp(-z * ph) * np.sin(wd * ph) / wd
         x[i] = np.convolve(impulse, pulse)[: ph.size] * _PHASE_STEP
-    c = np.clip((1.0 - ph[None, :] / row_end[:, None]) / 0.3, 0.0, 1.0)
-    x *= c * c * c * (c * (6.0 * c - 15.0) + 10.0)
+    x *= smoothstep((1.0 - ph[None, :] / row_end[:, None]) / 0.3)
     peak = np.abs(np.diff(x, 2, axis=1)).max(axis=1) / _PHASE_STEP**2
     return x / peak[:, None], row_end
 
