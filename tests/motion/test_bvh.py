@@ -255,7 +255,12 @@ def test_bad_files_give_clear_errors(tmp_path: Path) -> None:
 
 def test_load_motion_file_dispatches_on_extension(tmp_path: Path) -> None:
     p = _write(tmp_path, make_bvh(_CMU, _arms_down()))
-    m = load_motion_file(p, rate_hz=100.0)
+    m = load_motion_file(p, rate_hz=100.0, shape=BodyShape(height_m=1.9))
+    direct = bvh_to_motion(read_bvh(p), rate_hz=100.0, shape=BodyShape(height_m=1.9))
     assert m.source == "bvh:clip.bvh" and m.pos_m.shape[1] == len(SEGMENTS)
+    # the reader's keyword arguments reach it: same motion as calling it directly
+    assert m.rate_hz == 100.0 and np.array_equal(m.pos_m, direct.pos_m) and np.array_equal(m.quat_wxyz, direct.quat_wxyz)
+    with pytest.raises(ValueError, match="not found"):
+        load_motion_file(tmp_path / "missing.bvh")
     with pytest.raises(ValueError, match="unknown motion file type"):
         load_motion_file(_write(tmp_path, "x", "clip.fbx"))
