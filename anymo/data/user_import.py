@@ -19,7 +19,7 @@ import numpy as np
 from anymo.body.placement_names import check_placement_name
 from anymo.data.loaders import DataFormatError
 from anymo.data.recording import LabelSegment, Recording
-from anymo.data.units import ACC_UNIT_TO_MPS2, GYRO_UNIT_TO_RADS, acc_to_mps2, gyro_to_rads
+from anymo.data.units import ACC_UNIT_TO_MPS2, acc_to_mps2, gyro_to_rads
 
 INDEX_COLUMNS = ("file", "placement", "rate_hz", "acc_unit", "gyro_unit", "label", "subject")
 REQUIRED_INDEX_COLUMNS = ("file", "placement", "rate_hz", "acc_unit")
@@ -139,7 +139,7 @@ def _check_units(path: Path, acc_mps2: np.ndarray, acc_unit: str, gyro_rads: np.
     median = float(np.median(np.linalg.norm(acc_mps2, axis=1)))
     lo, hi = PLAUSIBLE_MEDIAN_ACC_MPS2
     if not lo <= median <= hi:
-        raw = median / ACC_UNIT_TO_MPS2[acc_unit.strip().lower().replace(" ", "").replace("²", "2")]
+        raw = median / float(acc_to_mps2(1.0, acc_unit))  # the median in the numbers as written
         likely = min(("m/s2", "g", "mg"), key=lambda u: abs(np.log(max(raw, 1e-12) * ACC_UNIT_TO_MPS2[u] / 9.80665)))
         raise DataFormatError(
             f"{path}: the median |acc| is {median:.2f} m/s² when read as acc_unit={acc_unit!r}, but a worn accelerometer "
@@ -148,7 +148,7 @@ def _check_units(path: Path, acc_mps2: np.ndarray, acc_unit: str, gyro_rads: np.
         )
     if gyro_rads is not None and gyro_rads.size:
         p99 = float(np.percentile(np.linalg.norm(gyro_rads, axis=1), 99))
-        if p99 > MAX_PLAUSIBLE_GYRO_RADS and GYRO_UNIT_TO_RADS[gyro_unit.strip().lower().replace(" ", "")] == 1.0:
+        if p99 > MAX_PLAUSIBLE_GYRO_RADS and float(gyro_to_rads(1.0, gyro_unit)) == 1.0:
             raise DataFormatError(
                 f"{path}: the gyroscope reads up to {p99:.0f} rad/s as gyro_unit={gyro_unit!r}, beyond any wearable's "
                 f"range (2000 deg/s = 34.9 rad/s); the numbers look like 'deg/s': fix gyro_unit in recordings.csv"
