@@ -21,7 +21,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from anymo.body.skeleton import Skeleton
-from anymo.motion.procedural.impacts import gait_impacts
+from anymo.motion.procedural.impacts import G_MPS2, gait_impacts
 from anymo.motion.procedural.params import ActivityParams
 from anymo.motion.procedural.pose import Pose, fk_rel, foot_contacts_m, plant_root, softmin_weights, stance_weights
 from anymo.motion.procedural.signals import (
@@ -32,7 +32,6 @@ from anymo.motion.procedural.signals import (
     smooth_noise,
 )
 
-G_MPS2 = 9.80665
 D = np.deg2rad
 
 # Key points (percent of the gait cycle, degrees). Knee: the stance "double bump" and swing peak.
@@ -143,7 +142,7 @@ def _hop_z(phase: np.ndarray, flight_frac: float, f_hz: float) -> np.ndarray:
     tau = np.arange(256) / 256.0
     tf = flight_frac / f_hz
     x = tau / f_hz
-    z = np.where(tau < flight_frac, 0.5 * 9.80665 * x * (tf - x), 0.0)
+    z = np.where(tau < flight_frac, 0.5 * G_MPS2 * x * (tf - x), 0.0)
     return fourier_eval(fourier_smooth_periodic(z, 12), phase)
 
 

@@ -44,9 +44,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from anymo.body.skeleton import SEGMENT_INDEX, SEGMENTS
+from anymo.data.recording import STANDARD_GRAVITY_MPS2 as G_MPS2
 from anymo.motion.procedural.signals import smoothstep
 
-G_MPS2 = 9.80665
 DECAY_WINDOW = 7.0  # a transient is evaluated over 7 decay times (e^-7 ~ 1e-3), then smoothly cut
 
 # peak acceleration relative to the contacting shank; "side" segments belong to the contacting leg
