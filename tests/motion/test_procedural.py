@@ -309,6 +309,9 @@ def test_random_sequences_of_any_length_are_exact(duration_s: float) -> None:
         m = generate_sequence(None, duration_s, np.random.default_rng(seed), rate_hz=30.0)
         assert m.n_frames == int(duration_s * 30) + 1
         assert m.labels[0].start_s == 0.0 and m.labels[-1].end_s == pytest.approx(m.duration_s)
+        # the steps tile the recording: each label ends where the next begins (mid-blend), none empty
+        assert all(a.end_s == pytest.approx(b.start_s) for a, b in zip(m.labels, m.labels[1:]))
+        assert all(s.end_s > s.start_s for s in m.labels)
         assert np.all(np.isfinite(m.pos_m))
 
 
