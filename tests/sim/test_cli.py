@@ -33,6 +33,9 @@ def test_tiny_run_writes_a_readable_dataset(tmp_path, capsys) -> None:
     a = ds.shard(0, verify=True)
     assert a["acc_mps2"].shape == (4, 3, 300, 3)
     assert np.all(a["device_rate_hz"] > 0)
+    # each window says the rate its device streamed at: the preset's supported rate nearest 60 Hz, as in the manifest
+    for device, rate in zip(a["device"].tolist(), a["device_rate_hz"].tolist()):
+        assert rate == pytest.approx(m["devices"][device]["stream_rate_hz"]) and rate in m["devices"][device]["supported_rates_hz"]
 
 
 def test_rate_and_window_options_change_the_sample_count(tmp_path, capsys) -> None:
