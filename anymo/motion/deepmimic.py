@@ -155,6 +155,12 @@ def _rot_z_quat(angle_rad: np.ndarray | float) -> np.ndarray:
     return quat_from_axis_angle(np.array([0.0, 0.0, 1.0]), np.asarray(angle_rad, dtype=np.float64))
 
 
+def _rot2(angle_rad: float) -> np.ndarray:
+    """2x2 rotation of the horizontal plane by ``angle_rad`` (counter-clockwise seen from above)."""
+    c, sn = math.cos(angle_rad), math.sin(angle_rad)
+    return np.array([[c, -sn], [sn, c]])
+
+
 def _quat_pow(q: np.ndarray, s: np.ndarray | float) -> np.ndarray:
     """q^s via the rotation vector (short way round)."""
     return quat_from_rotvec(np.asarray(s, dtype=np.float64)[..., None] * quat_to_rotvec(q))
@@ -212,8 +218,7 @@ def _close_loop(kf: dict[str, np.ndarray]) -> tuple[float, np.ndarray]:
     s = (t - t[0]) / (t[-1] - t[0])
     root_q = kf["root"]
     d_yaw = float(np.angle(np.exp(1j * (_yaw_rad(root_q[-1]) - _yaw_rad(root_q[0])))))
-    c, sn = math.cos(d_yaw), math.sin(d_yaw)
-    rot = np.array([[c, -sn], [sn, c]])
+    rot = _rot2(d_yaw)
     p0, pn = kf["root_pos"][0], kf["root_pos"][-1]
     step_xy = pn[:2] - rot @ p0[:2]
     kf["root_pos"][:, 2] += s * (p0[2] - pn[2])
@@ -238,8 +243,7 @@ def _chain_loops(kf: dict[str, np.ndarray], n_loops: int, d_yaw: float, step_xy:
         last = k == n_loops - 1
         sl = slice(None) if last else slice(0, -1)  # the last frame of a cycle is the next cycle's first
         yaw = k * d_yaw
-        c, sn = math.cos(yaw), math.sin(yaw)
-        rot = np.array([[c, -sn], [sn, c]])
+        rot = _rot2(yaw)
         pos = kf["root_pos"][sl].copy()
         pos[:, :2] = pos[:, :2] @ rot.T + offset
         parts["root_pos"].append(pos)
@@ -336,9 +340,8 @@ def load_deepmimic(
             joints[name] = _lowpass(joints[name], smooth_hz, rate_hz)
     if pad:  # keep the padded middle, moved back by one cycle step so the motion starts like the clip
         keep = slice(pad, t_s.size - pad)
-        c, sn = math.cos(-d_yaw), math.sin(-d_yaw)
         root_pos = root_pos[keep].copy()
-        root_pos[:, :2] = (root_pos[:, :2] - step_xy) @ np.array([[c, -sn], [sn, c]]).T
+        root_pos[:, :2] = (root_pos[:, :2] - step_xy) @ _rot2(-d_yaw).T
         joints = {k: v[keep] for k, v in joints.items()}
         joints["root"] = quat_mul(_rot_z_quat(-d_yaw), joints["root"])
         t_s = t_s[keep] - period_s
