@@ -10,17 +10,13 @@ import numpy as np
 
 from anymo.body.skeleton import Skeleton
 from anymo.motion.procedural.params import ActivityParams
-from anymo.motion.procedural.pose import SIDES, Pose
+from anymo.motion.procedural.pose import OTHER_SIDE, SIDES, Pose
 from anymo.motion.procedural.postures import planted, sitting_base, standing_base
 from anymo.motion.procedural.signals import dwell, fade_in_out, phase_from_freq, rep_profile, smooth_noise
 from anymo.motion.procedural.upper import Body, blend_path, pulse
 
 D = np.deg2rad
 Motion = tuple[np.ndarray, np.ndarray]
-
-
-def _other(side: str) -> str:
-    return "left" if side == "right" else "right"
 
 
 def _seated(p: ActivityParams, rng: np.random.Generator, prob: float) -> bool:
@@ -111,7 +107,7 @@ def drinking(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.
 
 def _eating(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray, soup: bool) -> Motion:
     side, s = p.hand, SIDES[p.hand]
-    other, so = _other(side), -s
+    other, so = OTHER_SIDE[side], -s
     pose = _base(p, rng, t_s, seated=True)
     up = _sips(p, rng, t_s, (3.0, 5.0) if soup else (5.0, 9.0))
     pose.trunk(flex=D(8) * up)  # lean towards the food
@@ -133,7 +129,7 @@ def _eating(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.n
     target = blend_path(blend_path(_table_rest(b, fork_hand, True), plate, env), mouth, up, b.trunk_dir(np.array([1.0, 0.0, 0.5])), 0.04)
     b.reach(fork_hand, target, _pole(b, fork_hand, out=0.8, back=-0.1), pronation=D(60) - D(40) * up)
     if soup:
-        b.reach(_other(side), _table_rest(b, _other(side), True), _pole(b, _other(side)), pronation=D(70))
+        b.reach(other, _table_rest(b, other, True), _pole(b, other), pronation=D(70))
     return planted(sk, pose, p.rate_hz)
 
 

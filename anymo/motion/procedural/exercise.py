@@ -14,7 +14,7 @@ from anymo.body.skeleton import Skeleton
 from anymo.motion.procedural.arms import solve_leg
 from anymo.motion.procedural.gait import _hop_z, _lowest_on_floor, _spring_mass_z
 from anymo.motion.procedural.params import ActivityParams
-from anymo.motion.procedural.pose import SIDES, Pose, fk_rel
+from anymo.motion.procedural.pose import OTHER_SIDE, SIDES, Pose, fk_rel
 from anymo.motion.procedural.postures import breathing, planted, standing_base
 from anymo.motion.procedural.signals import dwell, fade_in_out, phase_from_freq, rep_profile, smooth_noise, whole_cycles
 from anymo.motion.procedural.upper import Body
@@ -116,7 +116,7 @@ def shoulder_pendulum(p: ActivityParams, rng: np.random.Generator, sk: Skeleton,
         pose.hip(leg, 0.5 * lean + D(10), abd=D(4))
         pose.knee(leg, D(20))
         pose.ankle(leg, D(10) - 0.0 * s)
-    other = "left" if side == "right" else "right"
+    other = OTHER_SIDE[side]
     pose.shoulder(other, flex=lean + D(10), abd=D(10))  # leaning on a table
     pose.elbow(other, D(20), pronation=D(80))
     b = Body(sk, pose)
@@ -157,7 +157,7 @@ def lunges(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.nd
     """Split squat in place: one foot ahead, both knees bend until the back knee nears the floor."""
     e = _reps(p, rng, t_s, (2.5, 4.5)) * p.amplitude
     front = p.hand  # the leading leg (reported as the side in the captions)
-    back = "left" if front == "right" else "right"
+    back = OTHER_SIDE[front]
     pose = Pose(len(t_s))
     p.extra["posture"] = "standing"
     pose.trunk(flex=p.style.trunk_lean_rad + D(5) * e - breathing(t_s, rng))

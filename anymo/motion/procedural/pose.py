@@ -16,6 +16,7 @@ from anymo.geometry.rotations import quat_from_axis_angle, quat_mul, quat_rotate
 
 EX, EY, EZ = np.eye(3)
 SIDES = {"right": -1.0, "left": 1.0}
+OTHER_SIDE = {"right": "left", "left": "right"}
 
 
 def rot(axis: np.ndarray, angle_rad: np.ndarray | float, n: int) -> np.ndarray:

@@ -10,7 +10,7 @@ import numpy as np
 
 from anymo.body.skeleton import Skeleton
 from anymo.motion.procedural.params import ActivityParams
-from anymo.motion.procedural.pose import SIDES, Pose
+from anymo.motion.procedural.pose import OTHER_SIDE, SIDES, Pose
 from anymo.motion.procedural.postures import planted, standing_base
 from anymo.motion.procedural.signals import dwell, fade_in_out, phase_from_freq, smooth_noise
 from anymo.motion.procedural.upper import Body, in_frame, loop_path
@@ -23,7 +23,7 @@ def _stance(p: ActivityParams, rng: np.random.Generator, t_s: np.ndarray, lead: 
     """Athletic stance: knees bent, feet staggered with ``lead`` foot forward."""
     p.extra["posture"] = "standing"
     pose = standing_base(p, rng, t_s, knee_deg=knee_deg, sway=0.8, arms=False)
-    back = "left" if lead == "right" else "right"
+    back = OTHER_SIDE[lead]
     pose.hip(lead, D(12))
     pose.ankle(lead, -D(6))
     pose.hip(back, -D(12))
@@ -43,7 +43,7 @@ def _timed_loop(p: ActivityParams, rng: np.random.Generator, t_s: np.ndarray, pe
 
 def punching(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
     """Boxing combinations: jab with the lead hand, cross with the rear hand, back to guard."""
-    lead = "left" if p.hand == "right" else "right"  # orthodox stance for a right-hander
+    lead = OTHER_SIDE[p.hand]  # orthodox stance for a right-hander
     pose = _stance(p, rng, t_s, lead)
     ph = _timed_loop(p, rng, t_s, (0.9, 1.6))  # one jab + cross per cycle
     env = fade_in_out(t_s, t_s[-1], min(0.6, 0.2 * t_s[-1]))
@@ -66,7 +66,7 @@ def punching(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.
 def throwing(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
     """Overarm throws: wind-up behind the head, fast release in front, follow-through across the body."""
     side, s = p.hand, SIDES[p.hand]
-    lead = "left" if side == "right" else "right"
+    lead = OTHER_SIDE[side]
     pose = _stance(p, rng, t_s, lead, knee_deg=10.0)
     ph = _timed_loop(p, rng, t_s, (2.5, 4.0))
     env = fade_in_out(t_s, t_s[-1], min(0.8, 0.2 * t_s[-1]))
@@ -111,7 +111,7 @@ def playing_badminton(p: ActivityParams, rng: np.random.Generator, sk: Skeleton,
     target = b.from_rest(side, _in_trunk(b, path), env)
     snap = np.exp((np.cos(ph - 2 * np.pi * 0.65) - 1) / 0.03)
     b.reach(side, target, b.trunk_dir(np.array([-0.3, s * 0.3, -1.0])), pronation=D(10) + D(70) * snap * env)
-    other = "left" if side == "right" else "right"
+    other = OTHER_SIDE[side]
     b.reach(other, b.chest(np.array([0.15, -s * 0.1, -0.05])), b.trunk_dir(np.array([0.0, -s, -1.0])), pronation=D(20))
     return planted(sk, pose, p.rate_hz)
 
@@ -119,7 +119,7 @@ def playing_badminton(p: ActivityParams, rng: np.random.Generator, sk: Skeleton,
 def swinging_bat(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
     """Two-handed horizontal bat swings from the rear shoulder through the front."""
     side, s = p.hand, SIDES[p.hand]  # the bat starts over this shoulder
-    lead = "left" if side == "right" else "right"
+    lead = OTHER_SIDE[side]
     p.both_hands = True
     pose = _stance(p, rng, t_s, lead, knee_deg=18.0)
     ph = _timed_loop(p, rng, t_s, (2.5, 4.0))
