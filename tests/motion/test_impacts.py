@@ -193,4 +193,6 @@ def test_sequence_blends_weight_contacts_like_the_pose() -> None:
     assert out.t_s == pytest.approx(imp.t_s + 1.0)
     w = out.peak_mps2 / 30.0
     assert w[0] < 0.01 and 0.4 < w[1] < 0.6 and w[2] == 1.0 and w[3] < 0.01
-    assert len(add_impacts(np.zeros((50, 23, 3)), Impacts.empty(), 120.0)) == 50
+    still = np.random.default_rng(0).normal(size=(50, 23, 3))
+    assert np.array_equal(add_impacts(still, Impacts.empty(), 120.0), still)  # no contacts: the motion as it was
+    assert np.array_equal(add_impacts(still, imp.moved(0.0, 0.0), 120.0), still)  # blended out entirely: nothing added
