@@ -61,7 +61,8 @@ def stage_breakdown(cfg, n_units: int) -> dict:
             motion, _ = unit_motion(cfg, rng, dur + 1.0, clips)
             t1 = time.perf_counter()
             ids = draw_placements(rng, cfg.sensors_per_window, cfg.named_fraction)
-            device = device_choices(cfg)[int(rng.integers(len(device_choices(cfg))))]
+            choices = device_choices(cfg)
+            device = choices[int(rng.integers(len(choices)))]
             rate = device_rate_hz(device, cfg.rate_hz)
             hw = resolve_hardware(device).at_rate(rate)
             table = surface_placements(motion.skeleton).subset(ids)

@@ -215,6 +215,18 @@ def test_clock_drift_is_drawn_within_the_tolerance():
     assert drifts.std() == pytest.approx(40 / math.sqrt(3), rel=4 / math.sqrt(2 * 400) * 1.2)
 
 
+@pytest.mark.parametrize("duration_s", [0.0, 0.004, 1 / 52.0, 0.5, 7.3])
+def test_every_clock_gives_at_least_one_sample_and_all_inside_the_interval(duration_s):
+    # simulate_imu relies on this: it feeds t_true_s to the physics unfiltered
+    fast = ImuHardware(name="fast", rate_hz=52.0, clock_drift_ppm=999_000.0, timestamp_jitter_s=0.01, random_start_phase=True)
+    for hw in (fast, *(p.at_rate(p.nearest_rate(52.0)) for p in DEVICE_PRESETS.values())):
+        for seed in range(20):
+            clock = sample_clock(duration_s, hw, seed, start_s=3.0)
+            assert clock.t_true_s.size >= 1, hw.name
+            assert clock.t_true_s[0] >= 3.0 and clock.t_true_s[-1] <= 3.0 + duration_s, hw.name
+            assert clock.t_device_s.shape == clock.t_true_s.shape and np.all(np.diff(clock.t_device_s) > 0)
+
+
 def test_timestamp_jitter_has_its_std_and_timestamps_keep_increasing():
     rate = 52.0
     hw = ImuHardware(name="jit", rate_hz=rate, timestamp_jitter_s=1e-3, random_start_phase=True)
