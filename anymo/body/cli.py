@@ -79,7 +79,7 @@ def main(argv: list[str], prog: str = "anymo placements") -> int:
         return 0
 
     if args.segments:
-        print(f"{len(table)} placements on 23 segments ({body}):")
+        print(f"{len(table)} placements on {len(SEGMENTS)} segments ({body}):")
         for k, seg in enumerate(SEGMENTS):
             print(f"  {seg:<14} {int(np.sum(table.segment_id == k)):>4}")
         return 0
