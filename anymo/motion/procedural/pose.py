@@ -12,7 +12,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from anymo.body.skeleton import N_SEGMENTS, PARENTS, SEGMENT_INDEX, Skeleton
-from anymo.geometry.rotations import quat_from_axis_angle, quat_mul, quat_rotate
+from anymo.geometry.rotations import quat_mul, quat_rotate
 
 EX, EY, EZ = np.eye(3)
 SIDES = {"right": -1.0, "left": 1.0}
