@@ -118,7 +118,7 @@ class DeviceStream:
 
     def __post_init__(self) -> None:
         self.clock = ClockSync(self.clock_config)
-        self.stats = DeviceStats(self.address, self.device_type, self.placement)
+        self._stats = DeviceStats(self.address, self.device_type, self.placement)
         self.decoder: PacketDecoder | None = None
         self._done = _Totals()
         self._boundary_lost = 0  # packets lost across reconnects (sequence continuity)
@@ -155,9 +155,9 @@ class DeviceStream:
         self._lateness.clear()
         self._loss_hold_until.clear()
         if self._connections:
-            self.stats.reconnects += 1
+            self._stats.reconnects += 1
         self._connections += 1
-        self.stats.connected = True
+        self._stats.connected = True
         self._event("connected", connection=self._connections)
         for uuid, data, t_arr in held or []:
             self.on_notify(uuid, data, t_arr)
@@ -169,7 +169,7 @@ class DeviceStream:
             self._done.add(self.decoder.stats)
             self.decoder = None
             self._event("disconnected", reason=reason)
-        self.stats.connected = False
+        self._stats.connected = False
         self._update_stats()
 
     # -- data path -----------------------------------------------------------------------------------
@@ -191,14 +191,14 @@ class DeviceStream:
             block = self._to_block(s, t_arr)
             blocks.append(block)
             if block.sensor == self._primary:
-                self.stats.samples_received += len(block)
-            self.stats.samples_by_sensor[block.sensor] = self.stats.samples_by_sensor.get(block.sensor, 0) + len(block)
+                self._stats.samples_received += len(block)
+            self._stats.samples_by_sensor[block.sensor] = self._stats.samples_by_sensor.get(block.sensor, 0) + len(block)
             if self.recorder is not None:
                 try:
                     self.recorder.add_samples(self.address, block.sensor, block.epoch, block.t_host_s,
                                               block.t_device_s, block.acc_mps2, block.gyro_rads, block.mag_uT)
                 except OSError as exc:  # disk full, file system gone: keep streaming to the consumers, say so
-                    self.stats.last_error = f"recording failed: {exc}"
+                    self._stats.last_error = f"recording failed: {exc}"
                     log.error("%s: recording failed (%s); streaming continues without it", self.address, exc)
                     self.recorder = None
             for consume in self.consumers:
@@ -206,7 +206,7 @@ class DeviceStream:
                     consume(self.address, block)
                 except Exception:  # a broken consumer must not stop the stream (or the recording)
                     log.exception("%s: samples consumer %r failed", self.address, consume)
-        self._update_stats()
+        self._update_counts()
         return blocks
 
     def _sequence(self, s: ImuSamples) -> None:
@@ -290,14 +290,25 @@ class DeviceStream:
 
     # -- statistics ----------------------------------------------------------------------------------
 
-    def _update_stats(self) -> None:
+    @property
+    def stats(self) -> DeviceStats:
+        """The statistics now. The counters follow every notification; the clock and rate fields are
+        refreshed here (and when a connection ends), off the notification path."""
+        self._update_stats()
+        return self._stats
+
+    def _update_counts(self) -> None:
         cur = self.decoder.stats if self.decoder is not None else DecodeStats()
-        st = self.stats
+        st = self._stats
         st.packets_received = self._done.packets_ok + cur.packets_ok
         st.packets_lost = self._done.packets_lost + cur.packets_lost + self._boundary_lost + self._inferred_lost
         st.duplicates = self._done.duplicates + cur.duplicates
         st.out_of_order = self._done.out_of_order + cur.out_of_order
         st.bad_packets = self._done.bad_packets + cur.bad_packets
+
+    def _update_stats(self) -> None:
+        self._update_counts()
+        st = self._stats
         if self.clock.ready:
             est = self.clock.estimate()
             st.clock_offset_ms, st.clock_drift_ppm = est.offset_ms, est.drift_ppm
