@@ -15,6 +15,26 @@ Retargeting copies world orientations, not joint angles, so it works for any res
   the rotation between their nearest assigned neighbours; other unassigned segments stay at rest.
 * Root translation is converted to metres (units detected from the skeleton's height unless
   ``unit_scale_m`` is given) and scaled by our leg length (hip to ankle) over the BVH's.
+
+Cleaning raw motion capture (the IMU simulator differentiates positions twice, so what is harmless
+on screen becomes tens of g):
+* Lead-in: many converted files start on the rig's rest pose (every cgspeed CMU file: frame 0 has
+  all-integer angles, the T-pose with a few fixed offsets) or blend from it over a few frames
+  (the DAZ-style "hip" rig). `lead_in_frames` finds the frames before the motion proper - an
+  all-integer first frame, then any step within the first `LEAD_IN_S` that is much larger than
+  the clip's typical step - and they are dropped.
+* Flips: solver ambiguities in the source (a thigh that turns 180 deg about its own axis between
+  two frames while the foot turns back, seen in the CMU dance and basketball clips) are steps no
+  body makes: faster than `GLITCH_DEG_S`. Each such step of a segment's world orientation is
+  removed (the rest of the clip is turned back by it), so the segment moves on continuously.
+* Jitter: marker-based capture at 120 Hz carries millimetre noise that double differentiation
+  turns into g. The retargeted joint rotations (components of sign-continuous quaternions,
+  renormalised) and the root translation are low-passed at ``smooth_hz`` (default `SMOOTH_HZ` =
+  8 Hz) with a zero-phase 4th-order Butterworth, as marker trajectories are before
+  differentiation: Yu et al. (1999, J Appl Biomech 15:318) give the optimum cut-off for human
+  movement data as fc = 0.071 fs - 0.00003 fs^2, 8.1 Hz at the CMU/HDM05 rate of 120 Hz; Winter
+  (Biomechanics and Motor Control of Human Movement, 2009) uses 6 Hz for walking alone, which would
+  blunt kicks, jumps and throws.
 """
 
 from __future__ import annotations
@@ -32,6 +52,7 @@ from anymo.geometry.rotations import (
     quat_conj,
     quat_from_axis_angle,
     quat_from_rotvec,
+    quat_make_continuous,
     quat_mul,
     quat_normalize,
     quat_to_rotvec,
@@ -49,6 +70,15 @@ REQUIRED_SEGMENTS: tuple[str, ...] = (
 # "CMU ASF units" are 1/0.45 inch (the CMU mocap BVH conversions keep them).
 UNIT_CANDIDATES_M: dict[str, float] = {"m": 1.0, "cm": 0.01, "mm": 0.001, "inch": 0.0254, "cmu_asf": 0.0254 / 0.45}
 _TYPICAL_SKELETON_HEIGHT_M = 1.6  # rest-pose top joint to lowest joint, a little under standing height
+SMOOTH_HZ = 8.0  # low-pass of the joint rotations and root translation (Yu et al. 1999 at 120 Hz; module docstring)
+LEAD_IN_S = 0.25  # a rest pose / blend-in is looked for within this time from the start
+LEAD_IN_STEP_FACTOR = 4.0  # a lead-in step is this many times the clip's median frame-to-frame step ...
+LEAD_IN_MIN_STEP_DEG = 8.0  # ... and at least this many degrees
+# Fastest believable change of a segment's orientation. Peak segment angular velocities of everyday and
+# sport movement stay below ~2,500 deg/s (e.g. knee ~1,000-1,500 deg/s in kicking, elbow extension
+# ~2,400 deg/s in throwing, Fleisig et al. 1995); only baseball pitching's shoulder internal rotation
+# reaches ~7,000 deg/s, and no clip here pitches. Steps above this rate are data flips.
+GLITCH_DEG_S = 4000.0
 
 # Normalised BVH joint name -> segment (names lower-cased, namespace prefixes and _ - . spaces removed).
 # Spine joints between hips and chest are assigned by structure (see module docstring).
@@ -417,12 +447,20 @@ def bvh_to_motion(
     rate_hz: float = 200.0,
     up_axis: str = "y",
     unit_scale_m: float | None = None,
+    smooth_hz: float | None = SMOOTH_HZ,
+    trim_lead_in: bool = True,
+    fix_flips: bool = True,
+    report: dict | None = None,
 ) -> BodyMotion:
     """Retarget a BVH clip onto the 23-segment skeleton sized from ``shape``, resampled to ``rate_hz``.
 
     ``joint_map`` (BVH joint name -> segment name) replaces the default name matching entirely.
     Joints not in the map (fingers, twist bones, extra spine links) are ignored, though their
-    rotations still move their mapped descendants.
+    rotations still move their mapped descendants. Cleaning (module docstring): ``trim_lead_in``
+    drops a rest-pose / blend-in start, ``fix_flips`` removes orientation steps faster than
+    `GLITCH_DEG_S`, ``smooth_hz`` low-passes rotations and root (None: raw frames, spline only).
+    ``report``, when a dict, receives what cleaning did: ``lead_in_frames``, ``flips`` (segment ->
+    count), ``unit_scale_m``, ``skeleton_height_m`` (the source rig's rest height in metres).
     """
     if clip.n_frames < 1:
         raise ValueError(f"{clip.path}: the BVH has zero frames; nothing to play")
@@ -464,6 +502,11 @@ def bvh_to_motion(
     scale_m = unit_scale_m if unit_scale_m is not None else detect_unit_scale_m(clip, int(np.argmax(np.abs(up))))
     if not (scale_m > 0):
         raise ValueError(f"unit_scale_m must be positive, got {unit_scale_m}")
+    key_rate_hz = 1.0 / clip.frame_time_s
+    if smooth_hz is not None and not (np.isfinite(smooth_hz) and 0 < smooth_hz < 0.5 * key_rate_hz):
+        raise ValueError(
+            f"smooth_hz must be a cut-off in (0, {0.5 * key_rate_hz:g}) Hz (half the file's {key_rate_hz:g} Hz frame rate) or None, got {smooth_hz}"
+        )
     skeleton = make_skeleton(shape)
     # Body size: our thigh + shank over the BVH's (rest splay and floor level do not matter).
     bvh_leg = np.mean([
@@ -476,8 +519,12 @@ def bvh_to_motion(
     our_leg = sum(skeleton.length_m[SEGMENT_INDEX["Left" + s]] for s in ("UpperLeg", "LowerLeg"))
     height_ratio = float(our_leg / bvh_leg)
 
+    start = lead_in_frames(clip, list(seg_to_joint.values())) if trim_lead_in else 0
+    if start >= clip.n_frames - 1:
+        raise ValueError(f"{clip.path}: only the rig's rest pose / lead-in, no motion ({clip.n_frames} frames); pass trim_lead_in=False to keep it")
+    n_frames = clip.n_frames - start
     # World orientation of each mapped segment: C G_j C^T A_s.
-    g = clip.world_quats()  # [F, J, 4]
+    g = clip.world_quats()[start:]  # [F, J, 4]
     world = {}
     for seg, j in seg_to_joint.items():
         a_s = np.eye(4)[0]
@@ -492,11 +539,30 @@ def bvh_to_motion(
                 if np.linalg.norm(ours) > 0.05 and np.linalg.norm(theirs) > 0.05 * np.linalg.norm(d):
                     a_s = _min_rotation(ours, theirs)
         world[seg] = quat_mul(quat_mul(quat_mul(q_c, g[:, j]), quat_conj(q_c)), a_s)
-    local = _locals_from_world(world, clip.n_frames)
+    flips: dict[str, int] = {}
+    if fix_flips and n_frames > 1:
+        max_step_rad = math.radians(GLITCH_DEG_S) * clip.frame_time_s
+        for seg, q_seg in world.items():
+            world[seg], n_flips = remove_flips(q_seg, max_step_rad)
+            if n_flips:
+                flips[seg] = n_flips
+    local = _locals_from_world(world, n_frames)
 
-    root = clip.root_translation() @ c_mat.T * scale_m * height_ratio
-    key_t = np.arange(clip.n_frames) * clip.frame_time_s
-    if clip.n_frames == 1:  # a single pose: hold it for one frame time
+    root = clip.root_translation()[start:] @ c_mat.T * scale_m * height_ratio
+    if smooth_hz is not None and n_frames > 1:
+        local = quat_normalize(lowpass(quat_make_continuous(local, axis=0), smooth_hz, key_rate_hz))
+        root = lowpass(root, smooth_hz, key_rate_hz)
+    if report is not None:
+        pts = clip.rest_points()
+        up_i = int(np.argmax(np.abs(up)))
+        report.update(
+            lead_in_frames=start,
+            flips=flips,
+            unit_scale_m=float(scale_m),
+            skeleton_height_m=float((pts[:, up_i].max() - pts[:, up_i].min()) * scale_m),
+        )
+    key_t = np.arange(n_frames) * clip.frame_time_s
+    if n_frames == 1:  # a single pose: hold it for one frame time
         key_t = np.array([0.0, clip.frame_time_s])
         local = np.concatenate([local, local])
         root = np.concatenate([root, root])
@@ -511,6 +577,72 @@ def bvh_to_motion(
         spline_quats(key_t, local, t_s),
         source=f"bvh:{name}",
     )
+
+
+def lead_in_frames(clip: BvhClip, joints: list[int] | None = None) -> int:
+    """Frames at the start that are the rig's rest pose or a blend from it, not the motion (0 if none).
+
+    Frame 0 counts when all its rotation channels are whole degrees while the clip's other frames
+    are not (the cgspeed CMU conversions start on their T-pose like that). Then, within the first
+    `LEAD_IN_S`, every frame up to the last step (largest change of any of ``joints``' local
+    rotations, default all) above ``max(LEAD_IN_MIN_STEP_DEG, LEAD_IN_STEP_FACTOR x median step)``
+    is lead-in too (a blend-in from the rest pose, or a one-frame jump after it).
+    """
+    if clip.n_frames < 3:
+        return 0
+    start = 0
+    rot_cols = np.array([c for c, name in zip(range(clip.frames.shape[1]), _channel_names(clip)) if name.endswith("rotation")], dtype=int)
+    if rot_cols.size:
+        whole = np.abs(clip.frames[:, rot_cols] - np.round(clip.frames[:, rot_cols])) < 1e-9
+        if whole[0].all() and not whole[1:].all(axis=1).any():
+            start = 1
+    q = clip.local_quats()
+    if joints is not None:
+        q = q[:, joints]
+    step = np.degrees(_step_angle_rad(q)).max(axis=1)  # [F-1]: frame k -> k+1
+    if step.size < 2:
+        return start
+    thr = max(LEAD_IN_MIN_STEP_DEG, LEAD_IN_STEP_FACTOR * float(np.median(step[start:])))
+    n_lead = min(round(LEAD_IN_S / clip.frame_time_s), step.size - 1)
+    big = np.nonzero(step[start:n_lead] > thr)[0]
+    if big.size:
+        start = start + int(big[-1]) + 1
+    return start
+
+
+def _channel_names(clip: BvhClip) -> list[str]:
+    return [c for ch in clip.channels for c in ch]
+
+
+def _step_angle_rad(q: np.ndarray) -> np.ndarray:
+    """Rotation angle between consecutive frames of quaternions [F, ..., 4] -> [F-1, ...]."""
+    d = np.abs(np.sum(q[:-1] * q[1:], axis=-1)).clip(0.0, 1.0)
+    return 2.0 * np.arccos(d)
+
+
+def remove_flips(q: np.ndarray, max_step_rad: float) -> tuple[np.ndarray, int]:
+    """Remove frame-to-frame orientation steps larger than ``max_step_rad`` from world quaternions [F, 4].
+
+    A step's rotation (in the segment frame) is undone for the rest of the clip, so the segment
+    carries on from where it was; the steps around it set the motion. Returns (quaternions, steps removed).
+    """
+    step = _step_angle_rad(q)
+    bad = np.nonzero(step > max_step_rad)[0]
+    if not bad.size:
+        return q, 0
+    out = q.copy()
+    for k in bad:  # frame k -> k+1 jumps: turn frames k+1.. back by the jump (in the segment frame)
+        jump = quat_mul(quat_conj(out[k]), out[k + 1])
+        out[k + 1 :] = quat_mul(out[k + 1 :], quat_conj(jump))
+    return quat_normalize(out), int(bad.size)
+
+
+def lowpass(x: np.ndarray, cutoff_hz: float, rate_hz: float) -> np.ndarray:
+    """Zero-phase 4th-order Butterworth low-pass along axis 0 (scipy's odd extension at the ends)."""
+    from scipy.signal import butter, sosfiltfilt
+
+    sos = butter(4, cutoff_hz, fs=rate_hz, output="sos")
+    return sosfiltfilt(sos, x, axis=0, padlen=min(x.shape[0] - 1, int(np.ceil(3.0 * rate_hz / cutoff_hz))))
 
 
 def _rest_bone_dir(clip: BvhClip, seg: str, j: int, seg_to_joint: dict[str, int], rest: np.ndarray) -> np.ndarray | None:
@@ -585,7 +717,10 @@ __all__ = [
     "bvh_to_motion",
     "default_joint_map",
     "detect_unit_scale_m",
+    "lead_in_frames",
+    "lowpass",
     "normalize_joint_name",
     "parse_bvh",
     "read_bvh",
+    "remove_flips",
 ]

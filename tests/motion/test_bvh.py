@@ -14,6 +14,10 @@ from anymo.geometry.rotations import quat_conj, quat_from_axis_angle, quat_mul, 
 from anymo.motion.bvh import bvh_to_motion, default_joint_map, read_bvh
 from anymo.motion.files import load_motion_file
 
+# These hand-made clips test the retargeting geometry with jumps no body makes (90 deg in 10 ms);
+# the mocap cleaning (lead-in trim, flip removal, low-pass) is tested on its own below.
+RAW = {"smooth_hz": None, "trim_lead_in": False, "fix_flips": False}
+
 # --- a CMU-style full body in a T-pose, y up, facing +z (so +x is the body's left), centimetres ---
 # (name, parent, offset_cm); End Sites are joints named "<parent>_End".
 _CMU = [
@@ -123,7 +127,7 @@ def _arms_down() -> dict[str, np.ndarray]:
 
 def test_t_pose_bvh_retargets_its_pose_and_reaches_our_n_pose_with_arms_down(tmp_path: Path) -> None:
     clip = read_bvh(_write(tmp_path, make_bvh(_CMU, _arms_down())))
-    m = bvh_to_motion(clip, shape=BodyShape(height_m=1.75), rate_hz=100.0)
+    m = bvh_to_motion(clip, shape=BodyShape(height_m=1.75), rate_hz=100.0, **RAW)
     p = m.pos_m
     # frame 0 is the file's T-pose: arms straight out to the sides, level with the shoulders
     for side, s in (("Left", 1), ("Right", -1)):
@@ -150,8 +154,8 @@ def test_default_joint_map_covers_cmu_and_mixamo_names(tmp_path: Path) -> None:
     mclip = read_bvh(_write(tmp_path, make_bvh(mix, {f"mixamorig:{k}": v for k, v in _arms_down().items()}), "mix.bvh"))
     mjm = default_joint_map(mclip)
     assert mjm["mixamorig:Spine"] == "L5" and mjm["mixamorig:Spine2"] == "T8" and mjm["mixamorig:LeftForeArm"] == "LeftForeArm"
-    cm = bvh_to_motion(read_bvh(_write(tmp_path, make_bvh(_CMU, _arms_down()))), rate_hz=100.0)
-    mm = bvh_to_motion(mclip, rate_hz=100.0)
+    cm = bvh_to_motion(read_bvh(_write(tmp_path, make_bvh(_CMU, _arms_down()))), rate_hz=100.0, **RAW)
+    mm = bvh_to_motion(mclip, rate_hz=100.0, **RAW)
     np.testing.assert_allclose(mm.pos_m, cm.pos_m, atol=1e-9)
     # Xsens MVN names are our segment names
     mvn_names = {"Hips": "Pelvis", "LowerBack": "L5", "Spine": "L3", "Spine1": "T8", "LeftUpLeg": "LeftUpperLeg"}
@@ -165,10 +169,10 @@ def test_units_are_detected_and_translation_scaled_to_our_body(tmp_path: Path) -
     root = np.tile([0.0, 97.0, 0.0], (n, 1))
     root[:, 2] += np.linspace(0, 60, n)  # walks 60 cm along +z (the way it faces)
     yaw = {"Hips": _rot("y", np.linspace(0, 30, n))}  # turns 30 deg to its left about up
-    cm = bvh_to_motion(read_bvh(_write(tmp_path, make_bvh(_CMU, yaw, root, n_frames=n), "cm.bvh")), rate_hz=100.0)
-    metres = bvh_to_motion(read_bvh(_write(tmp_path, make_bvh(_CMU, yaw, root, n_frames=n, unit=0.01), "m.bvh")), rate_hz=100.0)
+    cm = bvh_to_motion(read_bvh(_write(tmp_path, make_bvh(_CMU, yaw, root, n_frames=n), "cm.bvh")), rate_hz=100.0, **RAW)
+    metres = bvh_to_motion(read_bvh(_write(tmp_path, make_bvh(_CMU, yaw, root, n_frames=n, unit=0.01), "m.bvh")), rate_hz=100.0, **RAW)
     inches = bvh_to_motion(
-        read_bvh(_write(tmp_path, make_bvh(_CMU, yaw, root, n_frames=n, unit=1 / 2.54), "in.bvh")), rate_hz=100.0
+        read_bvh(_write(tmp_path, make_bvh(_CMU, yaw, root, n_frames=n, unit=1 / 2.54), "in.bvh")), rate_hz=100.0, **RAW
     )
     np.testing.assert_allclose(metres.pos_m, cm.pos_m, atol=1e-6)
     np.testing.assert_allclose(inches.pos_m, cm.pos_m, atol=1e-5)
@@ -178,7 +182,7 @@ def test_units_are_detected_and_translation_scaled_to_our_body(tmp_path: Path) -
     # the pelvis turns +30 deg about our z (to the left)
     q = cm.quat_wxyz[-1, I["Pelvis"]]
     assert _angle_deg(q, quat_from_axis_angle([0, 0, 1], np.radians(30.0))) < 0.05
-    with_unit = bvh_to_motion(read_bvh(tmp_path / "cm.bvh"), unit_scale_m=0.01, rate_hz=100.0)
+    with_unit = bvh_to_motion(read_bvh(tmp_path / "cm.bvh"), unit_scale_m=0.01, rate_hz=100.0, **RAW)
     np.testing.assert_allclose(with_unit.pos_m, cm.pos_m, atol=1e-9)
 
 
@@ -191,9 +195,9 @@ def test_channel_orders_are_respected(tmp_path: Path) -> None:
     b = make_bvh(_CMU, rots, root, n_frames=n, order="XYZ", pos_order="ZXY")
     c = make_bvh(_CMU, rots, root, n_frames=n, order="YZX", pos_order="YZX")
     assert a != b
-    ma = bvh_to_motion(read_bvh(_write(tmp_path, a, "a.bvh")), rate_hz=50.0)
+    ma = bvh_to_motion(read_bvh(_write(tmp_path, a, "a.bvh")), rate_hz=50.0, **RAW)
     for text, name in ((b, "b.bvh"), (c, "c.bvh")):
-        mb = bvh_to_motion(read_bvh(_write(tmp_path, text, name)), rate_hz=50.0)
+        mb = bvh_to_motion(read_bvh(_write(tmp_path, text, name)), rate_hz=50.0, **RAW)
         np.testing.assert_allclose(mb.pos_m, ma.pos_m, atol=1e-6)
         assert _angle_deg(mb.quat_wxyz, ma.quat_wxyz).max() < 1e-4
 
@@ -204,7 +208,7 @@ def test_retargeted_limb_rotates_at_the_file_rate(tmp_path: Path) -> None:
     # arms down; then the left elbow flexes forward at 60 deg/s: in the arm-down frame of LeftArm
     # the joint's local y is the body's left, and flexion is negative about it
     rots = {"LeftArm": _rot("z", np.full(n, -90.0)), "RightArm": _rot("z", np.full(n, 90.0)), "LeftForeArm": _rot("y", -60.0 * t)}
-    m = bvh_to_motion(read_bvh(_write(tmp_path, make_bvh(_CMU, rots, n_frames=n, frame_time_s=dt))), rate_hz=200.0)
+    m = bvh_to_motion(read_bvh(_write(tmp_path, make_bvh(_CMU, rots, n_frames=n, frame_time_s=dt))), rate_hz=200.0, **RAW)
     q = m.quat_wxyz[:, I["LeftForeArm"]]
     expect = quat_from_axis_angle([0, 1, 0], -np.radians(60.0 * m.times_s()))  # about our left axis (+y)
     assert _angle_deg(q, expect).max() < 0.05
@@ -226,7 +230,7 @@ def test_bad_files_give_clear_errors(tmp_path: Path) -> None:
         bvh_to_motion(odd_clip, joint_map={"Hips": "Pelvis"})
     jm = default_joint_map(odd_clip)
     jm["thigh_l"] = "LeftUpperLeg"
-    assert bvh_to_motion(odd_clip, joint_map=jm, rate_hz=200.0).n_frames == 3
+    assert bvh_to_motion(odd_clip, joint_map=jm, rate_hz=200.0, **RAW).n_frames == 3
     with pytest.raises(ValueError, match="not in the BVH"):
         bvh_to_motion(odd_clip, joint_map={"Nope": "Pelvis"})
 
