@@ -24,12 +24,16 @@ import sys
 import time
 from pathlib import Path
 
+from anymo.body.placement_names import check_placement_name
+
+from .bluez_devices import release_hint
 from .devices import DRIVERS
 from .pairing import Calibration, PairedDevice, PairingStore, normalize_address
 
 log = logging.getLogger("anymo.bridge")
 
 COMMANDS = ("scan", "pair", "devices", "stream")
+CHECK_SCAN_S = 3.0  # `pair --device TYPE`: how long to look for the device to check its type
 
 
 class CliError(Exception):
@@ -69,7 +73,7 @@ def _scan_parser(prog: str) -> argparse.ArgumentParser:
 
 
 async def _scan(args) -> int:
-    from .scan import scan
+    from .scan import held_message, scan
 
     found = await scan(args.timeout, include_unsupported=args.all, service_filter=args.service_filter,
                        adapter=args.adapter)
@@ -80,8 +84,11 @@ async def _scan(args) -> int:
         print(f"no supported wearables found in {args.timeout:g} s (are they on and advertising? "
               "try a longer --timeout, or --all to see every device)")
         return 0
-    print(table([[d.address, d.device_type or "-", d.name or "-", _fmt(d.rssi_dbm, "d"), d.display_name]
-                 for d in found], ["ADDRESS", "TYPE", "NAME", "RSSI", "DEVICE"]))
+    print(table([[d.address, d.device_type or "-", d.name or "-", _fmt(d.rssi_dbm, "d"), d.state, d.display_name]
+                 for d in found], ["ADDRESS", "TYPE", "NAME", "RSSI", "STATE", "DEVICE"]))
+    for d in found:
+        if d.held:
+            print(f"note: {held_message(d.address)}", file=sys.stderr)
     return 0
 
 
@@ -101,7 +108,10 @@ def _pair_parser(prog: str) -> argparse.ArgumentParser:
                    help="calibration to store: JSON with acc_bias_mps2, acc_scale, gyro_bias_rads (3 numbers each) "
                         "and mount_rotation (3x3 matrix or w,x,y,z quaternion); default: identity")
     p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
-                   help="how long to scan when detecting the type (default 10)")
+                   help="how long to scan when detecting the type (default 10; with --device at most "
+                        f"{CHECK_SCAN_S:g}, to check the type when the device is in range)")
+    p.add_argument("--no-check", dest="check", action="store_false",
+                   help="with --device: do not scan to check the type against what the device advertises")
     p.add_argument("--adapter", help="Bluetooth adapter, e.g. hci1")
     p.add_argument("--json", action="store_true", help="print the stored device as JSON")
     return p
@@ -113,27 +123,49 @@ async def _pair(args) -> int:
     except ValueError as exc:
         raise CliError(str(exc), 2) from None
     device_type, name = args.device, args.name
-    if device_type is None:
-        from .scan import find_device
-
-        _, found = await find_device(address, args.timeout, args.adapter)
-        if found is None:
-            raise CliError(f"{address} was not seen advertising within {args.timeout:g} s: is it on, charged and in "
-                           "range? (`anymo scan` lists what is visible; --device TYPE pairs without scanning)")
-        if found.device_type is None:
-            raise CliError(f"{address} ({found.name or 'no name'}, services {', '.join(found.service_uuids) or 'none'}) "
-                           f"is not a wearable any driver recognises; if you know its type, pass --device "
-                           f"({', '.join(sorted(DRIVERS))})", 2)
-        device_type = found.device_type
-        name = name or found.name
     settings = {"rate_hz": args.rate_hz} if args.rate_hz else {}
-    try:
+    try:  # check what was typed before scanning
+        check_placement_name(args.placement, allow_unknown=True)
         calibration = Calibration()
         if args.calibration is not None:
             try:
                 calibration = Calibration.from_json(json.loads(args.calibration.read_text()))
             except (OSError, json.JSONDecodeError) as exc:
                 raise ValueError(f"cannot read the calibration file {args.calibration}: {exc}") from None
+        if not args.timeout > 0:
+            raise ValueError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
+    except (TypeError, ValueError) as exc:
+        raise CliError(str(exc), 2) from None
+    if device_type is None or args.check:
+        from .scan import BluetoothUnavailable, find_device, not_found_message
+
+        timeout_s = args.timeout if device_type is None else min(args.timeout, CHECK_SCAN_S)
+        try:
+            _, found = await find_device(address, timeout_s, args.adapter)
+        except BluetoothUnavailable as exc:
+            if device_type is None:
+                raise
+            print(f"note: {exc}; pairing without checking the type", file=sys.stderr)
+            found = None
+        if found is None and device_type is None:
+            raise CliError(f"{not_found_message(address, timeout_s)}; `anymo scan` lists what is visible, and "
+                           "--device TYPE pairs without seeing it")
+        if found is None:
+            print(f"note: {address} is not in range: its type was not checked against --device {device_type}",
+                  file=sys.stderr)
+        elif device_type is None:
+            if found.device_type is None:
+                raise CliError(f"{address} ({found.name or 'no name'}, services "
+                               f"{', '.join(found.service_uuids) or 'none'}) is not a wearable any driver "
+                               f"recognises; if you know its type, pass --device ({', '.join(sorted(DRIVERS))})", 2)
+            device_type = found.device_type
+        elif not DRIVERS[device_type].matches(found.name, found.service_uuids) and found.device_type is not None:
+            raise CliError(f"{address} is a {DRIVERS[found.device_type].display_name} ({found.device_type}, "
+                           f"advertised as {found.name or 'no name'}), not a {device_type}: pass --device "
+                           f"{found.device_type} or leave --device out to detect it", 2)
+        if found is not None:
+            name = name or found.name
+    try:
         dev = PairedDevice(address, device_type, args.placement, name=name, settings=settings,
                            calibration=calibration)
     except (TypeError, ValueError) as exc:
@@ -296,9 +328,9 @@ def _stream_problems(stats, record: Path | None) -> list[str]:
     for s in stats.values():
         who = f"{s.address} ({s.device_type}, {s.placement})"
         if s.samples_received == 0:
-            why = s.last_error or "not seen advertising during the session"
-            lines.append(f"{who}: no data ({why}); is it on, in range, and not connected to another app or "
-                         "another `anymo stream`?")
+            why = s.last_error or f"not seen advertising during the session (is it on and in range? a connected " \
+                f"device does not advertise: {release_hint(s.address)})"
+            lines.append(f"{who}: no data: {why}")
         elif not s.connected_at_end:
             why = f" (last error: {s.last_error})" if s.last_error else ""
             lines.append(f"{who}: the link was lost and not re-established before the end{why}{kept}")

@@ -1,4 +1,9 @@
-"""Find nearby wearables the bridge can stream from (BleakScanner + each driver's ``matches``)."""
+"""Find nearby wearables the bridge can stream from (BleakScanner + each driver's ``matches``).
+
+A device BlueZ already holds a link to (left connected by a program that was killed, or in use by another
+one) does not advertise; scans list it from BlueZ's device objects (``bluez_devices``) with its state, and
+``DeviceFinder`` hands it to the session directly when no live program uses it.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from dataclasses import dataclass
 from bleak import BleakScanner
 from bleak.exc import BleakBluetoothNotAvailableError, BleakError
 
+from .bluez_devices import BluezDevice, bluez_device, bluez_devices, release_hint
 from .devices import DRIVERS
 from .devices.base import DeviceDriver
 
@@ -44,22 +50,48 @@ def explain_bluetooth_error(exc: BaseException) -> BluetoothUnavailable | None:
 
 @dataclass
 class FoundDevice:
-    """One advertising device and the driver that can stream from it (None: not a supported wearable)."""
+    """One device in range and the driver that can stream from it (None: not a supported wearable).
+
+    ``state``: "advertising" (heard in the scan), "connected" (BlueZ holds a link nobody uses, e.g. left by a
+    killed program: it is picked up directly) or "in use" (connected and streaming to another program)."""
 
     address: str
     name: str | None
     rssi_dbm: int | None
     service_uuids: list[str]
     device_type: str | None
+    state: str = "advertising"
 
     @property
     def display_name(self) -> str:
         return DRIVERS[self.device_type].display_name if self.device_type else "(not supported)"
 
+    @property
+    def held(self) -> bool:
+        return self.state == "in use"
+
     def to_json(self) -> dict:
         return {"address": self.address, "name": self.name, "rssi_dbm": self.rssi_dbm,
                 "device_type": self.device_type, "display_name": self.display_name,
-                "service_uuids": self.service_uuids}
+                "service_uuids": self.service_uuids, "state": self.state}
+
+    @classmethod
+    def from_bluez(cls, dev: BluezDevice) -> FoundDevice:
+        driver = match_driver(dev.name, dev.uuids)
+        state = "in use" if dev.held_by_another_program else "connected" if dev.connected else "known"
+        return cls(dev.address, dev.name, None, dev.uuids, driver.device_type if driver else None, state)
+
+
+def held_message(address: str) -> str:
+    """The error for a device another live program on this computer streams from."""
+    return (f"{address} is connected to another program on this computer, which is streaming from it; "
+            f"{release_hint(address)}")
+
+
+def not_found_message(address: str, timeout_s: float) -> str:
+    """The error for a device neither heard advertising nor known connected to BlueZ."""
+    return (f"{address} was not seen advertising within {timeout_s:g} s: is it on, charged and in range? "
+            f"(a connected device does not advertise: {release_hint(address)})")
 
 
 def match_driver(name: str | None, service_uuids: list[str]) -> DeviceDriver | None:
@@ -99,13 +131,36 @@ async def scan(timeout_s: float = 5.0, *, include_unsupported: bool = False, ser
         if driver is None and not include_unsupported:
             continue
         out.append(FoundDevice(device.address.upper(), name, adv.rssi, uuids, driver.device_type if driver else None))
+    heard = {d.address for d in out}
+    for dev in await bluez_devices(adapter):  # connected devices do not advertise: list them from BlueZ
+        if dev.connected and dev.address not in heard:
+            f = FoundDevice.from_bluez(dev)
+            if f.device_type is not None or include_unsupported:
+                out.append(f)
     out.sort(key=lambda d: -(d.rssi_dbm if d.rssi_dbm is not None else -999))
     return out
 
 
+async def connected_device(address: str, adapter: str | None = None):
+    """``(BLEDevice or None, FoundDevice)`` for a device BlueZ reports connected or paired, without scanning;
+    ``(None, None)`` when BlueZ has no such link. A connected device another program streams from comes back
+    as ``(None, found)`` with ``found.held`` (it is not taken over)."""
+    dev = await bluez_device(address, adapter)
+    if dev is None or not (dev.connected or dev.paired):
+        return None, None
+    found = FoundDevice.from_bluez(dev)
+    if found.held:
+        return None, found
+    return dev.ble_device(), found
+
+
 async def find_device(address: str, timeout_s: float = 10.0, adapter: str | None = None):
-    """``(BLEDevice, FoundDevice)`` for ``address`` from a scan, or ``(None, None)`` when it is not advertising."""
+    """``(BLEDevice, FoundDevice)`` for ``address``: BlueZ's object when it is connected or paired, else from a
+    scan; ``(None, None)`` when it is not advertising (``(None, found)`` when another program holds it)."""
     address = address.upper()
+    ble, found = await connected_device(address, adapter)
+    if found is not None:
+        return ble, found
     hit: dict = {}
     kwargs: dict = {"bluez": {"adapter": adapter}} if adapter else {}
 
@@ -178,7 +233,13 @@ class DeviceFinder:
                     log.debug("stopping the scanner failed: %s", exc)
 
     async def find(self, address: str, timeout_s: float = 10.0):
+        """``(BLEDevice, FoundDevice)``: BlueZ's object at once when the device is connected (no program uses the
+        link) or paired, else the first advertisement within ``timeout_s``; ``(None, None)`` when not seen, and
+        ``(None, found)`` with ``found.held`` when another program streams from it."""
         address = address.upper()
+        ble, found = await connected_device(address, self.adapter)
+        if found is not None:
+            return ble, found
         fut = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(address, []).append(fut)
         try:

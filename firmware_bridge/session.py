@@ -31,7 +31,13 @@ from .devices import get_driver
 from .devices.base import StreamSettings
 from .pairing import PairedDevice
 from .record import DeviceMeta, RecordingWriter
-from .scan import BluetoothUnavailable, DeviceFinder, explain_bluetooth_error
+from .scan import (
+    BluetoothUnavailable,
+    DeviceFinder,
+    explain_bluetooth_error,
+    held_message,
+    not_found_message,
+)
 from .stream import DeviceStats, DeviceStream, SamplesCallback, StreamBlock
 
 log = logging.getLogger(__name__)
@@ -230,10 +236,12 @@ class Session:
                     return
             attempt += 1
             try:
-                ble_device, _ = await self._finder.find(dev.address, cfg.scan_timeout_s)
+                ble_device, found = await self._finder.find(dev.address, cfg.scan_timeout_s)
                 if ble_device is None:
-                    link.stream.stats.last_error = f"not advertising (scanned {cfg.scan_timeout_s:g} s)"
-                    self._warn(link, "not found; is it on, charged, near, and not connected to another app?")
+                    held = found is not None and found.held
+                    link.stream.stats.last_error = held_message(dev.address) if held else \
+                        not_found_message(dev.address, cfg.scan_timeout_s)
+                    self._warn(link, link.stream.stats.last_error)
                     continue
                 link.lost.clear()
                 client = await establish_connection(

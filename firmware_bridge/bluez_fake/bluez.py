@@ -16,7 +16,10 @@ Behaviour modelled on bluetoothd as unmodified bleak 3.1 (BlueZ backend) and ble
   client; notifications are ``PropertiesChanged`` on ``Value`` (a read updates ``Value`` too, as in
   BlueZ, so a subscribed client also sees read results). AcquireNotify/AcquireWrite answer NotSupported
   (bleak 3.1 only uses AcquireNotify when asked to and the characteristic has ``NotifyAcquired``);
-* ``Powered`` off drops every link and discovery; methods then fail with ``org.bluez.Error.NotReady``.
+* ``Powered`` off drops every link and discovery; methods then fail with ``org.bluez.Error.NotReady``;
+* a link outlives the client that made it (BlueZ does not disconnect when a program dies): a client that
+  leaves the bus only loses its discovery and notify sessions (the last one gone disables the CCCD), the
+  device stays ``Connected`` and, being connected, does not advertise; ``Connect`` on it succeeds at once.
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ from dbus_fast.aio import MessageBus
 from dbus_fast.constants import RequestNameReply
 
 from .interfaces import (
-    ALREADY_CONNECTED,
     ALREADY_EXISTS,
     AUTH_CANCELED,
     DOES_NOT_EXIST,
@@ -287,8 +289,8 @@ class FakeBluez:
 
     async def connect(self, dev: Device1) -> None:
         self._require_powered()
-        if dev.connected:
-            raise bluez_error(ALREADY_CONNECTED)
+        if dev.connected:  # bluetoothd's dev_connect: an LE link that is up already is a success
+            return
         if dev.path in self._busy:
             raise bluez_error(IN_PROGRESS)
         self._busy[dev.path] = "connecting"

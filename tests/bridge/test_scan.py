@@ -123,7 +123,8 @@ def test_a_device_that_stays_away_is_warned_about_once_not_on_every_retry(emulat
 
     with caplog.at_level(logging.INFO, logger="firmware_bridge.session"):
         stats = emulate([WearableSpec("anymo-imu")], body)
-    about = [r for r in caplog.records if "AA:4D:00:00:00:09: not found" in r.getMessage()]
+    about = [r for r in caplog.records if "AA:4D:00:00:00:09 was not seen advertising" in r.getMessage()]
     assert len(about) >= 4  # it kept trying
     assert [r.levelno for r in about].count(logging.WARNING) == 1
-    assert stats["AA:4D:00:00:00:09"].samples_received == 0 and "not advertising" in stats["AA:4D:00:00:00:09"].last_error
+    assert stats["AA:4D:00:00:00:09"].samples_received == 0 and "not seen advertising" in stats["AA:4D:00:00:00:09"].last_error
+    assert "bluetoothctl disconnect AA:4D:00:00:00:09" in stats["AA:4D:00:00:00:09"].last_error  # how to release it
