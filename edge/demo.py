@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from anymo.data.datasets import default_data_dir
-from anymo.data.recording import STANDARD_GRAVITY_MPS2
-from anymo.preprocess.windows import WINDOW_S
-from edge.live_windows import LiveWindow, LiveWindower
+from anymo.preprocess.model_input import WINDOW_S, ModelInput
+from anymo.preprocess.resample import estimate_rate_hz
+from edge.live_windows import LiveWindower
 
 
 @dataclass(frozen=True)
@@ -71,23 +71,23 @@ class _WindowFeed:
         self.windower: LiveWindower | None = None
         self.hop_s = hop_s
         self.pending: dict[str, list] = {a: [] for a in placements}
-        self.windows: list[LiveWindow] = []
+        self.windows: list[ModelInput] = []
 
     def _ready_rates(self) -> dict[str, float] | None:
+        """Each device's rate (the newest its blocks carry, else measured), once every device has sent samples."""
         rates = {}
         for a, blocks in self.pending.items():
-            acc_blocks = [b.t_host_s for b in blocks if b.acc_mps2 is not None]
-            t = np.concatenate(acc_blocks) if acc_blocks else np.zeros(0)
-            if len(t) < 30:
+            acc_blocks = [b for b in blocks if b.acc_mps2 is not None]
+            carried = [b.rate_hz for b in acc_blocks if b.rate_hz]
+            rate = carried[-1] if carried else estimate_rate_hz(np.concatenate([b.t_host_s for b in acc_blocks]) if acc_blocks
+                                                                else np.zeros(0), min_samples=30)
+            if rate is None:
                 return None
-            rates[a] = float(1.0 / np.median(np.diff(t)))
+            rates[a] = float(rate)
         return rates
 
     def _push(self, address: str, block) -> None:
-        if block.acc_mps2 is not None:
-            self.windower.push(address, block.t_host_s, block.acc_mps2, block.gyro_rads)
-        elif block.gyro_rads is not None:  # Polar PMD sends the gyroscope in frames of its own
-            self.windower.push(address, block.t_host_s, None, block.gyro_rads)
+        self.windower.push_block(block)
 
     def __call__(self, address: str, block) -> None:
         if len(block) == 0:
@@ -97,7 +97,7 @@ class _WindowFeed:
             rates = self._ready_rates()
             if rates is None:
                 return
-            self.windower = LiveWindower(rates, hop_s=self.hop_s)
+            self.windower = LiveWindower(rates, hop_s=self.hop_s, placements=self.placements)
             for a, blocks in self.pending.items():
                 for b in blocks:
                     self._push(a, b)
@@ -108,20 +108,22 @@ class _WindowFeed:
             self.windows.append(win)
             print(self.describe(win), flush=True)
 
-    def describe(self, win: LiveWindow) -> str:
+    def describe(self, win: ModelInput) -> str:
+        """One line: per device the model input's |acc| (g) and |gyro| (rad/s), or its coverage when absent."""
         parts = []
-        for i, a in enumerate(win.devices):
+        info = win.stats
+        for i, a in enumerate(info.devices):
             name = self.placements[a]
-            if not win.present[i]:
-                parts.append(f"{name}: -- ({100 * win.coverage[i]:.0f}% covered)")
+            if not win.sensor_mask[0, i]:
+                parts.append(f"{name}: -- ({100 * info.coverage[i]:.0f}% covered)")
                 continue
-            acc_g = np.linalg.norm(win.acc_mps2[i], axis=1) / STANDARD_GRAVITY_MPS2
-            gyro = np.linalg.norm(win.gyro_rads[i], axis=1) if win.has_gyro[i] else None
+            acc_g = np.linalg.norm(win.signals[0, i, :, :3], axis=1)
+            gyro = np.linalg.norm(win.signals[0, i, :, 3:], axis=1) if win.has_gyro[0, i] else None
             if gyro is not None and not gyro.any():
                 gyro = None  # a device with a gyroscope replaying an accelerometer-only recording
             parts.append(f"{name}: |a| {acc_g.mean():.2f}±{acc_g.std():.2f} g"
                          + (f", |w| {gyro.mean():.2f} rad/s" if gyro is not None else ""))
-        stamp = time.strftime("%H:%M:%S", time.localtime(win.end_s))
+        stamp = time.strftime("%H:%M:%S", time.localtime(info.end_s))
         return f"window {stamp}  " + "  ".join(parts) + "  | label: (no model bundle yet)"
 
 
@@ -153,7 +155,7 @@ async def _stream(specs: list, seconds: float, record: Path, hop_s: float) -> di
                 "emulator": {k: int(v) for k, v in em.items()},
             }
         return {"devices": per_device, "windows": len(feed.windows),
-                "windows_all_present": int(sum(bool(w.present.all()) for w in feed.windows))}
+                "windows_all_present": int(sum(bool(w.sensor_mask.all()) for w in feed.windows))}
 
 
 def _print_stats(report: dict) -> None:

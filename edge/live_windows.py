@@ -1,4 +1,4 @@
-"""Live multi-device windows: host-aligned sample blocks in, synchronised 5 s model windows out (numpy only).
+"""Live multi-device windows: host-aligned sample blocks in, synchronised 5 s `ModelInput` windows out (numpy only).
 
 The BLE bridge delivers, per device, samples stamped on the host clock (device time mapped through the
 drift-corrected clock sync). The model wants, per window, every worn device resampled onto one common
@@ -7,8 +7,13 @@ passed the end of the next window, cuts that window for all devices with the sam
 training and evaluation paths use (`anymo.preprocess`: gap handling, anti-aliased resampling).
 
 A device whose samples cover less than ``min_coverage`` of a window (dropped out, reconnecting) is
-marked absent in that window rather than holding everyone else back: after ``max_wait_s`` past a
-window's end the window is cut with what has arrived.
+marked absent in that window (``sensor_mask`` False) rather than holding everyone else back: after
+``max_wait_s`` past a window's end the window is cut with what has arrived.
+
+Each window is a `ModelInput` of one window (B = 1) with one sensor slot per device, in the order the
+devices were given; its ``stats`` is a `LiveWindowInfo` (device ids, host-time grid, coverage).
+A stream's rate is the one its blocks carry (``StreamBlock.rate_hz``, measured by the bridge from the
+device clock); without one it is measured here from the host times (`estimate_rate_hz`).
 """
 
 from __future__ import annotations
@@ -18,21 +23,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from anymo.preprocess.gaps import regularise
-from anymo.preprocess.resample import MAX_RATE_HZ, MIN_RATE_HZ, resample
-from anymo.preprocess.windows import MODEL_RATE_HZ, WINDOW_S
+from anymo.preprocess.model_input import MODEL_RATE_HZ, WINDOW_S, ModelInput, WindowMeta, placement_id_of
+from anymo.preprocess.resample import MAX_RATE_HZ, MIN_RATE_HZ, estimate_rate_hz, resample
+
+LIVE_DATASET = "live"
 
 
 @dataclass
-class LiveWindow:
-    """One synchronised window: ``acc_mps2``/``gyro_rads`` [D, T, 3] on the grid ``t_host_s`` [T]."""
+class LiveWindowInfo:
+    """What the live path knows about one window beyond the model input (`ModelInput.stats`)."""
 
-    devices: list[str]
-    t_host_s: np.ndarray
-    acc_mps2: np.ndarray
-    gyro_rads: np.ndarray
-    present: np.ndarray  # [D] bool: the device covered the window
-    has_gyro: np.ndarray  # [D] bool
-    coverage: np.ndarray  # [D] fraction of the window with samples (before gap filling)
+    devices: list[str]  # device id of each sensor slot
+    t_host_s: np.ndarray  # [T] host time of each sample of the window
+    coverage: np.ndarray  # [S] fraction of the window each device covered with samples (before gap filling)
 
     @property
     def start_s(self) -> float:
@@ -50,6 +53,7 @@ class _Buffer:
     x: list[np.ndarray] = field(default_factory=list)
     has_gyro: bool = False
     latest_s: float = -np.inf
+    measured: bool = True  # the rate is measured from the host times (no block brought one)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         if not self.t:
@@ -65,28 +69,28 @@ class _Buffer:
 
 
 def _stream_rate_hz(t_s: np.ndarray, nominal_hz: float) -> float:
-    """The rate the samples actually come at (median step, robust to gaps and jitter), else ``nominal_hz``.
+    """The rate the samples actually come at (`estimate_rate_hz`), else ``nominal_hz``.
 
     A device may deliver another rate than the one it was set up with (a Polar Verity asked for 100 Hz
     sends 52, a sensor configured for 52 sends 208): regularising onto a slower nominal grid would
     interpolate without a low-pass filter and alias everything above its Nyquist into the window.
     """
-    if len(t_s) < 8:
-        return nominal_hz
-    rate = 1.0 / float(np.median(np.diff(t_s)))
-    return float(np.clip(rate, MIN_RATE_HZ, MAX_RATE_HZ)) if np.isfinite(rate) else nominal_hz
+    rate = estimate_rate_hz(t_s)
+    return nominal_hz if rate is None else float(np.clip(rate, MIN_RATE_HZ, MAX_RATE_HZ))
 
 
 class LiveWindower:
     """Cut synchronised windows from several live streams (see the module docstring).
 
-    ``devices`` maps a device id (e.g. its address) to its nominal output rate in Hz (used until a stream
-    has samples enough to measure the rate it really delivers; the windows use the measured one).
+    ``devices`` maps a device id (e.g. its address) to its nominal output rate in Hz (used until a block
+    brings the stream's rate, or, for blocks without one, until the stream has samples enough to measure
+    the rate it really delivers). ``placements`` maps a device id to where it is worn (a named placement,
+    see `anymo.body.named_placements`); a device not in it is "unknown" (placement id -1).
     """
 
     def __init__(self, devices: dict[str, float], window_s: float = WINDOW_S, hop_s: float = 1.0,
                  rate_hz: float = MODEL_RATE_HZ, min_coverage: float = 0.8, max_wait_s: float = 2.0,
-                 max_interp_gap_s: float = 0.2) -> None:
+                 max_interp_gap_s: float = 0.2, placements: dict[str, str] | None = None) -> None:
         if not devices:
             raise ValueError("LiveWindower needs at least one device (id -> nominal rate in Hz)")
         for dev, r in devices.items():
@@ -97,6 +101,11 @@ class LiveWindower:
         if not (0.0 < min_coverage <= 1.0):
             raise ValueError(f"min_coverage must be in (0, 1], got {min_coverage}")
         self.devices = list(devices)
+        unknown = sorted(set(placements or {}) - set(devices))
+        if unknown:
+            raise ValueError(f"placements given for devices the windower was not set up for: {unknown}")
+        self.placement_id = np.array([placement_id_of((placements or {}).get(d, "unknown")) for d in self.devices],
+                                     dtype=np.int32)
         self._buf = {d: _Buffer(float(r)) for d, r in devices.items()}
         self._gyro_buf: dict[str, _Buffer] = {}  # devices whose gyroscope arrives as its own stream (Polar PMD)
         self.window_s, self.hop_s, self.rate_hz = float(window_s), float(hop_s), float(rate_hz)
@@ -105,12 +114,23 @@ class LiveWindower:
         self._next_end: float | None = None
         self.windows_emitted = 0
 
+    def push_block(self, block) -> None:
+        """Add a `firmware_bridge.stream.StreamBlock` (duck-typed: address, sensor, t_host_s, acc_mps2,
+        gyro_rads, rate_hz) of a device given by its address."""
+        if block.acc_mps2 is not None:
+            self.push(block.address, block.t_host_s, block.acc_mps2, block.gyro_rads, rate_hz=block.rate_hz)
+        elif block.gyro_rads is not None:  # a gyroscope in frames of its own (Polar PMD)
+            self.push(block.address, block.t_host_s, None, block.gyro_rads, gyro_rate_hz=block.rate_hz)
+
     def push(self, device: str, t_host_s: np.ndarray, acc_mps2: np.ndarray | None,
-             gyro_rads: np.ndarray | None = None, gyro_rate_hz: float | None = None) -> None:
+             gyro_rads: np.ndarray | None = None, gyro_rate_hz: float | None = None,
+             rate_hz: float | None = None) -> None:
         """Add a block of samples (host times strictly increasing within and across blocks of one stream).
 
-        ``acc_mps2=None`` with ``gyro_rads`` given adds to the device's separate gyroscope stream (devices
-        that send each sensor in its own frames, at ``gyro_rate_hz`` — default: the device's rate).
+        ``rate_hz``: the rate the stream delivers (host clock), when the caller knows it (`StreamBlock.rate_hz`);
+        otherwise it is measured from the host times. ``acc_mps2=None`` with ``gyro_rads`` given adds to
+        the device's separate gyroscope stream (devices that send each sensor in its own frames, at
+        ``gyro_rate_hz`` - default: the device's rate).
         """
         if device not in self._buf:
             raise KeyError(f"unknown device {device!r}; the windower was set up for {self.devices}")
@@ -120,10 +140,15 @@ class LiveWindower:
                 raise ValueError("push needs acc_mps2, gyro_rads or both")
             if device not in self._gyro_buf:
                 self._gyro_buf[device] = _Buffer(float(gyro_rate_hz or self._buf[device].rate_hz))
+                self._gyro_buf[device].measured = gyro_rate_hz is None
+            elif gyro_rate_hz:
+                self._gyro_buf[device].rate_hz, self._gyro_buf[device].measured = float(gyro_rate_hz), False
             self._buf[device].has_gyro = True
             buf, acc, gyro = self._gyro_buf[device], np.zeros((len(t), 3)), gyro_rads
         else:
             buf, acc, gyro = self._buf[device], acc_mps2, gyro_rads
+            if rate_hz is not None and np.isfinite(rate_hz) and rate_hz > 0:
+                buf.rate_hz, buf.measured = float(np.clip(rate_hz, MIN_RATE_HZ, MAX_RATE_HZ)), False
         acc = np.asarray(acc, dtype=np.float64).reshape(-1, 3)
         if len(t) != len(acc):
             raise ValueError(f"{len(t)} timestamps for {len(acc)} samples")
@@ -145,7 +170,7 @@ class LiveWindower:
         if self._next_end is None and acc_mps2 is not None:
             self._next_end = float(t[0]) + self.window_s
 
-    def _cut(self, end_s: float) -> LiveWindow:
+    def _cut(self, end_s: float) -> ModelInput:
         grid = end_s - self.window_s + np.arange(self.n_len) / self.rate_hz
         n_dev = len(self.devices)
         acc = np.zeros((n_dev, self.n_len, 3))
@@ -163,7 +188,12 @@ class LiveWindower:
             if dev in self._gyro_buf:
                 yg, covered_g = self._on_grid(self._gyro_buf[dev], grid)
                 gyro[i] = yg[:, 3:] if covered_g.mean() >= self.min_coverage else 0.0
-        return LiveWindow(list(self.devices), grid, acc, gyro, present, has_gyro, coverage)
+        meta = WindowMeta([None], [()], ["unknown"], [LIVE_DATASET], np.zeros(1, np.int64), np.array([grid[0]]),
+                          np.zeros(1, bool))
+        x = ModelInput.from_arrays(acc[None], gyro[None], self.placement_id[None], present[None], has_gyro[None],
+                                   None, meta, self.rate_hz)
+        x.stats = LiveWindowInfo(list(self.devices), grid, coverage)
+        return x
 
     def _on_grid(self, buf: _Buffer, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One stream gap-handled, anti-alias resampled and interpolated onto ``grid``; edge-held where missing."""
@@ -173,7 +203,8 @@ class LiveWindower:
         t, x = t[sel], x[sel]
         y = np.full((self.n_len, 6), np.nan)
         if len(t) >= 2:
-            segs, _ = regularise(t, x, _stream_rate_hz(t, buf.rate_hz), self.max_interp_gap_s)
+            rate = _stream_rate_hz(t, buf.rate_hz) if buf.measured else buf.rate_hz
+            segs, _ = regularise(t, x, rate, self.max_interp_gap_s)
             for seg in segs:
                 if len(seg.data) < 2:
                     continue
@@ -191,12 +222,12 @@ class LiveWindower:
             y[:] = 0.0
         return y, covered
 
-    def pop_windows(self, now_host_s: float | None = None) -> list[LiveWindow]:
+    def pop_windows(self, now_host_s: float | None = None) -> list[ModelInput]:
         """Every window that is complete: all devices are past its end (or ``max_wait_s`` has passed).
 
         ``now_host_s`` is the current host time (default: the newest sample seen), used for the wait.
         """
-        out: list[LiveWindow] = []
+        out: list[ModelInput] = []
         if self._next_end is None:
             return out
         newest = max(b.latest_s for b in self._buf.values())

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from anymo.preprocess.resample import estimate_rate_hz
+
 from .clock import ClockSync, ClockSyncConfig
 from .devices import get_driver
 from .devices.base import DecodeStats, ImuSamples, PacketDecoder
@@ -50,6 +52,9 @@ class StreamBlock:
     mag_uT: np.ndarray | None = None  # [n, 3]
     epoch: int = 0  # device clock epoch (increments when the device clock restarts)
     t_arrival_s: float = 0.0  # host time the notification arrived
+    # the stream's sample rate on the host clock: its recent device-clock sample spacing
+    # (`anymo.preprocess.resample.estimate_rate_hz`) through the clock sync's rate; None until 8 samples
+    rate_hz: float | None = None
 
     def __len__(self) -> int:
         return int(len(self.t_host_s))
@@ -127,6 +132,7 @@ class DeviceStream:
         self._connections = 0
         self._periods: deque[float] = deque(maxlen=512)  # recent device sample periods, primary stream
         self._last_t_dev: dict[str, float] = {}
+        self._recent_t_dev: dict[str, deque[float]] = {}  # per stream, for StreamBlock.rate_hz
         self._primary: str | None = None
         self._held: list[tuple[str, bytes, float]] | None = None  # notifications during the start procedure
         driver = get_driver(self.device_type)
@@ -235,6 +241,7 @@ class DeviceStream:
         if reset:
             self._event("clock_reset", epoch=self.clock.epoch)
             self._last_t_dev.clear()
+            self._recent_t_dev.clear()
             self._lateness.clear()
         if self._primary is None and (s.acc_mps2 is not None or s.gyro_rads is not None):
             self._primary = s.sensor
@@ -246,8 +253,12 @@ class DeviceStream:
         if len(d):
             self._period_s[s.sensor] = min(self._period_s.get(s.sensor, np.inf), float(d.min()))
         self._last_t_dev[s.sensor] = float(t_dev[-1])
+        recent = self._recent_t_dev.setdefault(s.sensor, deque(maxlen=128))
+        recent.extend(t_dev[-128:].tolist())
+        rate_dev = estimate_rate_hz(np.fromiter(recent, np.float64, len(recent)))
         block = StreamBlock(self.address, self.device_type, self.placement, s.sensor, self.clock.to_host(t_dev),
-                            t_dev, s.acc_mps2, s.gyro_rads, s.mag_uT, self.clock.epoch, t_arr)
+                            t_dev, s.acc_mps2, s.gyro_rads, s.mag_uT, self.clock.epoch, t_arr,
+                            None if rate_dev is None else rate_dev / self.clock.rate)
         if self.count_timed and not reset:
             self._infer_count_losses(s.sensor, len(t_dev), float(t_dev[-1]), t_arr)
         return block
@@ -403,7 +414,7 @@ class SensorJoiner:
                 gyro = np.where(matched[:n, None], g.gyro_rads[j[:n]], np.nan)[ok]
                 self.on_samples(address, StreamBlock(
                     a.address, a.device_type, a.placement, "imu", a.t_host_s[sel][ok], a.t_device_s[sel][ok],
-                    a.acc_mps2[sel][ok], gyro, None, a.epoch, a.t_arrival_s))
+                    a.acc_mps2[sel][ok], gyro, None, a.epoch, a.t_arrival_s, a.rate_hz))
         self._acc[address] = [_slice(a, n)] if n < len(a) else []
         used = int(np.searchsorted(g.t_device_s, a.t_device_s[n - 1] + self.tol_s, side="right")) if n else 0
         self._gyro[address] = [_slice(g, used)] if used < len(g) else []
@@ -411,7 +422,7 @@ class SensorJoiner:
 
 def _as_imu(b: StreamBlock) -> StreamBlock:
     return StreamBlock(b.address, b.device_type, b.placement, "imu", b.t_host_s, b.t_device_s, b.acc_mps2, None,
-                       None, b.epoch, b.t_arrival_s)
+                       None, b.epoch, b.t_arrival_s, b.rate_hz)
 
 
 def _concat(blocks: list[StreamBlock]) -> StreamBlock:
@@ -424,7 +435,7 @@ def _concat(blocks: list[StreamBlock]) -> StreamBlock:
         return None if any(p is None for p in parts) else np.concatenate(parts)
 
     return StreamBlock(b0.address, b0.device_type, b0.placement, b0.sensor, cat("t_host_s"), cat("t_device_s"),
-                       cat("acc_mps2"), cat("gyro_rads"), cat("mag_uT"), b0.epoch, b0.t_arrival_s)
+                       cat("acc_mps2"), cat("gyro_rads"), cat("mag_uT"), b0.epoch, b0.t_arrival_s, b0.rate_hz)
 
 
 def _slice(b: StreamBlock, start: int) -> StreamBlock:
@@ -432,7 +443,7 @@ def _slice(b: StreamBlock, start: int) -> StreamBlock:
         return None if x is None else x[start:]
 
     return StreamBlock(b.address, b.device_type, b.placement, b.sensor, b.t_host_s[start:], b.t_device_s[start:],
-                       cut(b.acc_mps2), cut(b.gyro_rads), cut(b.mag_uT), b.epoch, b.t_arrival_s)
+                       cut(b.acc_mps2), cut(b.gyro_rads), cut(b.mag_uT), b.epoch, b.t_arrival_s, b.rate_hz)
 
 
 async def replay_recording(path: str | Path, speed: float = 1.0, remap_clock: bool = False
@@ -453,6 +464,7 @@ async def replay_recording(path: str | Path, speed: float = 1.0, remap_clock: bo
                 clocks[(ch.address, int(ch.meta["epoch"]))] = ch.meta
     t0_rec: float | None = None
     t0_wall = time.monotonic()
+    recent: dict[tuple[str, str], deque[float]] = {}
     for ch in iter_chunks(path):
         if ch.kind != "samples" or ch.address not in devices:
             continue
@@ -467,6 +479,9 @@ async def replay_recording(path: str | Path, speed: float = 1.0, remap_clock: bo
             wait = (float(t_host[-1]) - t0_rec) / speed - (time.monotonic() - t0_wall)
             if wait > 0:
                 await asyncio.sleep(wait)
-        yield StreamBlock(d.address, d.device_type, d.placement, ch.meta.get("sensor", "imu"), t_host,
+        sensor = ch.meta.get("sensor", "imu")
+        stamps = recent.setdefault((d.address, sensor), deque(maxlen=128))
+        stamps.extend(np.asarray(t_host[-128:], np.float64).tolist())  # host times: the recording's clock mapping
+        yield StreamBlock(d.address, d.device_type, d.placement, sensor, t_host,
                           a["t_device_s"], a.get("acc_mps2"), a.get("gyro_rads"), a.get("mag_uT"), epoch,
-                          float(t_host[-1]))
+                          float(t_host[-1]), estimate_rate_hz(np.fromiter(stamps, np.float64, len(stamps))))

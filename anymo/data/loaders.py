@@ -304,6 +304,7 @@ def read_daphnet_csv(path: str | Path) -> list[Recording]:
                 dataset="daphnet",
                 labels=list(labels),
                 source=str(path),
+                session=str(path),  # the three accelerometers share the file's timestamps
             )
         )
     return recs
@@ -378,6 +379,8 @@ def read_xsens_txt(path: str | Path) -> list[Recording]:
             dataset="xsens_walking" if key else "",
             labels=_whole("walking") if "walk" in path.stem.lower() else [],
             source=str(path),
+            # upper and lower leg of one walk are two exports of one recording ("..._upperLeg", "..._lowerLeg")
+            session=str(path.parent / path.stem.lower().replace(key, "")) if key else "",
         )
     ]
 

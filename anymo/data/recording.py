@@ -51,6 +51,9 @@ class Recording:
     # True when the source removed gravity or normalised the signal (units/gravity unknown).
     gravity_removed: bool = False
     source: str = ""  # file the samples came from
+    # Recordings of one dataset with the same non-empty session were recorded together on one clock
+    # (several sensors of one person at once): their windows hold one sensor slot per recording.
+    session: str = ""
 
     def __post_init__(self) -> None:
         self.acc_mps2 = np.asarray(self.acc_mps2, dtype=np.float64)

@@ -25,7 +25,8 @@ from anymo.data.user_import import load_user_folder
 from anymo.eval.metrics import caption_metrics, chance_retrieval, classification_metrics, retrieval_metrics
 from anymo.eval.models import MotionTextModel, can_caption
 from anymo.eval.supervised import cross_validated_scores
-from anymo.preprocess.windows import WindowConfig, Windows, make_windows
+from anymo.preprocess.model_input import ModelInput
+from anymo.preprocess.windows import WindowConfig, WindowStats, make_windows
 
 USER_DATASET = "user"  # the user's own recordings folder (recordings.csv), evaluated as one dataset
 POOLED_VOCABULARY: list[str] = sorted({lab for d in DATASETS.values() for lab in d.labels})
@@ -46,16 +47,17 @@ def _flat_retrieval(r: dict) -> dict:
 
 
 def evaluate_windows(
-    model: MotionTextModel | str, w: Windows, seed: int = 0, with_bertscore: bool = True
+    model: MotionTextModel | str, w: ModelInput, seed: int = 0, with_bertscore: bool = True
 ) -> dict:
     """Metrics for one dataset's windows (``model`` = a MotionTextModel or "supervised")."""
-    stats = w.stats
-    lab = np.array([x is not None for x in w.label], dtype=bool)
+    stats = w.stats if isinstance(w.stats, WindowStats) else WindowStats(n_windows=len(w))
+    lab = np.array([x is not None for x in w.meta.label], dtype=bool)
     res: dict = {
         "n_windows": int(lab.sum()),
         "n_windows_unlabelled": int((~lab).sum()),
         "n_recordings": int(stats.n_recordings),
-        "n_subjects": len({s for s in w.subject if s != "unknown"}),
+        "n_subjects": len({s for s in w.meta.subject if s != "unknown"}),
+        "n_sensors": w.n_sensors,
         "gravity_removed": bool(w.gravity_removed.any()),
         "gaps": {"interpolated": stats.n_gaps_interpolated, "split": stats.n_gaps_split},
         "padded_windows": int(stats.n_padded),
@@ -67,7 +69,7 @@ def evaluate_windows(
         res["note"] = "unlabelled: excluded from recognition, retrieval and captioning (windows counted only)"
         return res
     w = w.subset(lab)
-    labels = [str(x) for x in w.label]
+    labels = [str(x) for x in w.meta.label]
     own = sorted(set(labels))
     vocab = own if len(own) >= 2 else POOLED_VOCABULARY
     y = np.array([vocab.index(x) for x in labels])

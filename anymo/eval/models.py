@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from anymo.preprocess.windows import Windows
+from anymo.preprocess.model_input import ModelInput
 
 
 @runtime_checkable
@@ -23,8 +23,9 @@ class MotionTextModel(Protocol):
 
     name: str
 
-    def embed_imu(self, windows: Windows) -> np.ndarray:
-        """[N, D] embeddings of ``windows`` (60 Hz, 5 s; see anymo.preprocess.to_model_input)."""
+    def embed_imu(self, x: ModelInput) -> np.ndarray:
+        """[B, D] embeddings of the B windows of ``x`` (each window: S sensor slots, 60 Hz, 5 s;
+        see anymo.preprocess.model_input)."""
         ...
 
     def embed_text(self, texts: list[str]) -> np.ndarray:
@@ -47,16 +48,16 @@ class RandomModel:
         self.vocabulary = list(vocabulary or ["walking"])
         self._rng = np.random.default_rng(seed)
 
-    def embed_imu(self, windows: Windows) -> np.ndarray:
-        return self._rng.standard_normal((len(windows), self.dim))
+    def embed_imu(self, x: ModelInput) -> np.ndarray:
+        return self._rng.standard_normal((len(x), self.dim))
 
     def embed_text(self, texts: list[str]) -> np.ndarray:
         return np.stack(
             [np.random.default_rng([self.seed, zlib.crc32(t.encode())]).standard_normal(self.dim) for t in texts]
         )
 
-    def caption(self, windows: Windows) -> list[str]:
-        return [self.vocabulary[i] for i in self._rng.integers(0, len(self.vocabulary), len(windows))]
+    def caption(self, x: ModelInput) -> list[str]:
+        return [self.vocabulary[i] for i in self._rng.integers(0, len(self.vocabulary), len(x))]
 
 
 BUILTIN = ("random", "supervised")

@@ -1,7 +1,11 @@
 """Anti-aliased resampling of uniformly sampled IMU streams (numpy only, runs on the device).
 
 A windowed-sinc interpolator (Kaiser window) evaluated at the output instants: each output sample is
-a weighted sum of the input samples within ``zero_crossings`` lobes of the low-pass kernel. The
+a weighted sum of the input samples within ``zero_crossings`` lobes of the low-pass kernel. When the
+ratio of the rates is a fraction with a small denominator (52 -> 60 Hz is 15/13) the output instants
+fall on a few phases only: the weights are computed once per phase and applied as strided slices
+(polyphase), the same numbers as the general path to rounding, many times faster on wide inputs
+(the simulator resamples 23 sensors x 6 channels at once). The
 cut-off is ``rolloff * min(rate_in, rate_out) / 2``, so downsampling (e.g. 1 kHz -> 60 Hz) removes what
 would alias and upsampling (10 Hz -> 60 Hz) interpolates band-limited. Rows of weights are
 normalised to sum to 1, so a constant (gravity) passes exactly, at the edges too (the stream is
@@ -10,8 +14,11 @@ extended with its edge values there).
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 
+MAX_PHASES = 1000  # largest numerator of the rate ratio handled by the polyphase path
 MIN_RATE_HZ = 10.0
 MAX_RATE_HZ = 1000.0
 
@@ -61,14 +68,53 @@ def resample(
     half_width = zero_crossings / ratio  # kernel half-width in input samples
     k = int(np.ceil(half_width))
     taps = np.arange(-k + 1, k + 1, dtype=np.int64)
-    out = np.empty((n_out, arr.shape[1]), dtype=np.float64)
-    chunk = max(1, 2_000_000 // (len(taps) * arr.shape[1]))  # bound the [chunk, taps, C] gather (~16 MB)
-    for j0 in range(0, n_out, chunk):
-        pos = np.arange(j0, min(n_out, j0 + chunk), dtype=np.float64) * (rate_in / rate_out)  # in input samples
-        idx = np.floor(pos).astype(np.int64)[:, None] + taps[None, :]
-        dist = pos[:, None] - idx
+
+    def weights(dist: np.ndarray) -> np.ndarray:  # dist [n, taps]: output instant - input sample, in samples
         u = np.clip(dist / half_width, -1.0, 1.0)
         w = np.sinc(ratio * dist) * np.i0(kaiser_beta * np.sqrt(1.0 - u * u))
-        w /= w.sum(axis=1, keepdims=True)
-        out[j0 : j0 + len(pos)] = np.einsum("nk,nkc->nc", w, arr[np.clip(idx, 0, n_in - 1)])  # edge extension
+        w[np.abs(dist) > half_width] = 0.0  # the window ends there: no tail that depends on where floor() fell
+        return w / w.sum(axis=1, keepdims=True)
+
+    step = Fraction(rate_in / rate_out).limit_denominator(MAX_PHASES)  # input samples per output sample
+    if step.denominator <= max(1, min(MAX_PHASES, n_out // 8)) and abs(float(step) - rate_in / rate_out) <= 1e-12 * float(step):
+        out = _polyphase(arr, n_out, step.numerator, step.denominator, taps, weights)
+    else:
+        out = np.empty((n_out, arr.shape[1]), dtype=np.float64)
+        chunk = max(1, 2_000_000 // (len(taps) * arr.shape[1]))  # bound the [chunk, taps, C] gather (~16 MB)
+        for j0 in range(0, n_out, chunk):
+            pos = np.arange(j0, min(n_out, j0 + chunk), dtype=np.float64) * (rate_in / rate_out)  # in input samples
+            idx = np.floor(pos).astype(np.int64)[:, None] + taps[None, :]
+            w = weights(pos[:, None] - idx)
+            out[j0 : j0 + len(pos)] = np.einsum("nk,nkc->nc", w, arr[np.clip(idx, 0, n_in - 1)])  # edge extension
     return out[:, 0] if squeeze else out
+
+
+def _polyphase(arr: np.ndarray, n_out: int, num: int, den: int, taps: np.ndarray, weights) -> np.ndarray:
+    """Output ``j`` at input position ``j * num / den``: phase ``p = j % den`` has the fixed fraction
+    ``(p * num % den) / den``, so its weights are one row, applied to strided slices of the input."""
+    n_in, n_ch = arr.shape
+    pad = int(taps.max()) + 1
+    x = np.concatenate([np.repeat(arr[:1], pad, 0), arr, np.repeat(arr[-1:], pad + num, 0)])  # edge extension
+    out = np.empty((n_out, n_ch), dtype=np.float64)
+    phases = np.arange(min(den, n_out))
+    base = phases * num // den  # input sample at or before each phase's first output
+    w = weights(((phases * num % den) / den)[:, None] - taps[None, :])
+    for p in phases:
+        m = len(range(p, n_out, den))
+        acc = np.zeros((m, n_ch))
+        for t, wt in zip(taps, w[p]):
+            s0 = int(base[p] + t + pad)
+            acc += wt * x[s0 : s0 + num * (m - 1) + 1 : num]
+        out[p::den] = acc
+    return out
+
+
+def estimate_rate_hz(t_s: np.ndarray, min_samples: int = 8) -> float | None:
+    """The rate samples stamped ``t_s`` come at: 1 / the median step (robust to gaps and jitter); None
+    with fewer than ``min_samples`` stamps or a non-positive median step. The one rate estimate of the
+    project: datasets without a rate, the BLE bridge (`StreamBlock.rate_hz`) and the live windows use it."""
+    t = np.asarray(t_s, dtype=np.float64).reshape(-1)
+    if len(t) < max(2, min_samples):
+        return None
+    step = float(np.median(np.diff(t)))
+    return 1.0 / step if np.isfinite(step) and step > 0 else None

@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from anymo.data.recording import STANDARD_GRAVITY_MPS2 as G
 from anymo.data.recording import LabelSegment, Recording
-from anymo.preprocess import WindowConfig, make_windows, regularise, resample, to_model_input
+from anymo.preprocess import ModelInput, WindowConfig, make_windows, placement_id_of, regularise, resample, to_model_input
 
 
 def _fit_amplitude(y: np.ndarray, t: np.ndarray, f_hz: float) -> float:
@@ -76,8 +77,9 @@ def test_gaps_are_interpolated_or_split_and_counted() -> None:
     # each 10 s segment -> 600 samples at 60 Hz (the last sample is at 9.99 s: 599 + 1) -> windows at 0, 150
     # ... floor((600 - 300) / 150) + 1 = 3 per segment
     assert w.stats.n_segments == 2 and w.stats.n_gaps_split == 1 and w.stats.n_gaps_interpolated == 1
-    assert len(w) == 6 and w.acc_mps2.shape == (6, 300, 3)
-    assert w.start_s.tolist() == pytest.approx([0.0, 2.5, 5.0, 12.0, 14.5, 17.0])
+    assert isinstance(w, ModelInput) and len(w) == 6 and w.signals.shape == (6, 1, 300, 6)
+    assert w.meta.start_s.tolist() == pytest.approx([0.0, 2.5, 5.0, 12.0, 14.5, 17.0])
+    np.testing.assert_allclose(w.signals[:, 0, :, 2], 9.81 / G, rtol=1e-6)  # acc in g, gravity kept
 
 
 def test_window_counts_and_label_rules() -> None:
@@ -87,11 +89,11 @@ def test_window_counts_and_label_rules() -> None:
     )
     inside = make_windows([rec], WindowConfig(hop_s=2.5, label_rule="inside"))
     assert len(inside) == 7 and inside.stats.n_windows == 7  # floor((1200 - 300) / 150) + 1
-    assert inside.label == ["a", None, None, "b", "b", "b", "b"] and inside.stats.n_unlabelled == 2
+    assert inside.meta.label == ["a", None, None, "b", "b", "b", "b"] and inside.stats.n_unlabelled == 2
     majority = make_windows([rec], WindowConfig(hop_s=2.5, label_rule="majority"))
-    assert majority.label == ["a", "a", "b", "b", "b", "b", "b"]
-    assert inside.placement == ["left_wrist"] * 7 and inside.subject == ["s1"] * 7
-    assert not inside.has_gyro.any() and not inside.gyro_rads.any()
+    assert majority.meta.label == ["a", "a", "b", "b", "b", "b", "b"]
+    assert inside.placement_id[:, 0].tolist() == [placement_id_of("left_wrist")] * 7 and inside.meta.subject == ["s1"] * 7
+    assert not inside.has_gyro.any() and not inside.signals[..., 3:].any()
     assert len(make_windows([rec], WindowConfig(hop_s=1.0))) == 16  # (1200 - 300) / 60 + 1
 
 
@@ -99,9 +101,9 @@ def test_short_recordings_are_padded_or_dropped() -> None:
     four = Recording(acc_mps2=np.tile([0, 0, 9.81], (128, 1)), rate_hz=32.0, labels=[LabelSegment("x", 0, 4.0)])
     two = Recording(acc_mps2=np.zeros((64, 3)), rate_hz=32.0)
     w = make_windows([four, two])
-    assert len(w) == 1 and w.padded.tolist() == [True] and w.label == ["x"]
-    assert w.stats.n_padded == 1 and w.stats.n_segments_dropped_short == 1
-    assert np.allclose(w.acc_mps2[0], [0, 0, 9.81], atol=1e-5)
+    assert len(w) == 1 and w.meta.padded.tolist() == [True] and w.meta.label == ["x"]
+    assert w.stats.n_padded == 1 and w.stats.n_segments_dropped_short == 1 and w.stats.n_recordings_without_window == 1
+    assert np.allclose(w.signals[0, 0, :, :3], [0, 0, 9.81 / G], atol=1e-6)
 
 
 def test_model_input_keeps_gravity_in_g_and_masks_missing_gyro() -> None:
@@ -121,7 +123,33 @@ def test_real_lower_back_gap_splits_the_stream() -> None:
 
     w = make_windows(load_file(path))
     assert w.stats.n_gaps_split == 1 and w.stats.n_segments == 2  # the one 0.52 s hole > 0.2 s
-    assert len(w) == 64 and set(w.label) == {"walking"}
-    assert np.median(np.linalg.norm(w.acc_mps2, axis=-1)) == pytest.approx(9.81, abs=0.3)
+    assert len(w) == 64 and set(w.meta.label) == {"walking"}
+    assert np.median(np.linalg.norm(w.signals[..., :3], axis=-1)) == pytest.approx(1.0, abs=0.03)
     w2 = make_windows(load_file(path), WindowConfig(max_interp_gap_s=1.0))
     assert w2.stats.n_gaps_split == 0 and w2.stats.n_gaps_interpolated == 1 and len(w2) == 66
+
+
+def _session(n: int, rate_hz: float, session: str, placement: str, t0: float = 0.0, gyro: bool = True) -> Recording:
+    t = t0 + np.arange(n) / rate_hz
+    acc = np.stack([np.sin(t), np.cos(t), np.full_like(t, 9.81)], axis=1)
+    return Recording(acc_mps2=acc, gyro_rads=acc * 0.1 if gyro else None, t_s=t, rate_hz=rate_hz, placement=placement,
+                     subject="s", dataset="d", session=session, labels=[LabelSegment("walking", 0.0, float("inf"))])
+
+
+def test_sensors_recorded_together_share_windows_one_slot_each() -> None:
+    """One session's recordings -> one window with a slot per sensor (signals identical to windowing each
+    alone); a sensor that starts later is masked where it has no window; other recordings stay single."""
+    a = _session(64 * 20, 64.0, "run1", "right_ankle")
+    b = _session(64 * 12, 64.0, "run1", "lower_back", gyro=False)  # stops after 12 s
+    c = _session(50 * 10, 50.0, "", "left_wrist")
+    w = make_windows([a, b, c])
+    alone = [make_windows([r]) for r in (a, b, c)]
+    assert w.n_sensors == 2 and len(w) == len(alone[0]) + len(alone[2])
+    n_a, n_b = len(alone[0]), len(alone[1])
+    assert w.sensor_mask[:n_a].sum(axis=0).tolist() == [n_a, n_b]
+    np.testing.assert_array_equal(w.signals[:n_a, 0], alone[0].signals[:, 0])
+    np.testing.assert_array_equal(w.signals[:n_b, 1], alone[1].signals[:, 0])
+    assert not w.signals[n_b:n_a, 1].any() and not w.has_gyro[:, 1].any()
+    assert w.placement_id[0].tolist() == [placement_id_of("right_ankle"), placement_id_of("lower_back")]
+    assert w.sensor_mask[n_a:].tolist() == [[True, False]] * len(alone[2])  # the lone recording: one slot
+    assert w.meta.recording.tolist() == [0] * n_a + [2] * len(alone[2]) and w.stats.n_recordings == 3
