@@ -38,7 +38,8 @@ def format_table(report: dict) -> str:
 
 def main(argv: list[str], prog: str) -> int:
     ap = argparse.ArgumentParser(prog=prog, description="Zero-shot recognition, retrieval and captioning on real IMU.")
-    ap.add_argument("--model", required=True, help="'random', 'supervised' (LOSO reference) or a model bundle path")
+    ap.add_argument("--model", required=True, help="'random', 'supervised' (LOSO reference), 'simfeatures' (features + logistic "
+                    "regression trained on simulated windows only) or a model bundle path")
     ap.add_argument("--data", type=Path, default=None,
                     help="data directory (default: $ANYMO_DATA or ../shared/data), or your own recordings folder "
                          "with recordings.csv (docs/user_data.md), evaluated as one dataset 'user'")

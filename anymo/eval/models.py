@@ -60,7 +60,7 @@ class RandomModel:
         return [self.vocabulary[i] for i in self._rng.integers(0, len(self.vocabulary), len(x))]
 
 
-BUILTIN = ("random", "supervised")
+BUILTIN = ("random", "supervised", "simfeatures")
 
 
 def load_model(spec: str, seed: int = 0, vocabulary: list[str] | None = None) -> MotionTextModel | str:
@@ -68,6 +68,10 @@ def load_model(spec: str, seed: int = 0, vocabulary: list[str] | None = None) ->
     a path -> a bundle (no bundle format exists yet: a clear error)."""
     if spec == "random":
         return RandomModel(seed=seed, vocabulary=vocabulary)
+    if spec == "simfeatures":  # features + logistic regression trained on simulated windows only
+        from anymo.eval.simfeatures import SimFeaturesModel
+
+        return SimFeaturesModel()
     if spec == "supervised":
         return "supervised"
     path = Path(spec)
