@@ -7,7 +7,8 @@ by the ESPHome ``witmotion`` component "based on WT901BLECL datasheet v23-0420" 
   vendor base ``…-00805f9a34fb``: it is NOT the Bluetooth base UUID ``…-00805f9b34fb``.
 * Default data packet, 20 bytes: ``55 61`` then nine int16 LE: acc xyz (±16 g full scale: raw / 32768 * 16 g),
   angular velocity xyz (±2000 °/s: raw / 32768 * 2000), angle roll, pitch, yaw (±180°: raw / 32768 * 180).
-  Some firmware batches several 20-byte packets in one notification; they are decoded in order.
+  Some firmware batches several 20-byte packets in one notification or splits one over two; the decoder reads
+  the notifications as one byte stream, as the vendor's decoders do (see ``WitMotionDecoder``).
 * Register read reply, 20 bytes: ``55 71 <reg lo> <reg hi>`` then 8 int16 LE registers starting at ``reg``.
 * Commands, 5 bytes ``FF AA <reg> <lo> <hi>``: unlock ``FF AA 69 88 B5`` (needed before a register write),
   return rate register 0x03 (codes 0x01..0x0A = 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200 Hz), save
@@ -87,7 +88,20 @@ def pack_registers(reg: int, values) -> bytes:
 
 
 class WitMotionDecoder(PacketDecoder):
-    """``55 61`` packets -> ImuSamples (sensor "imu"), timed by count at the configured rate."""
+    """``55 61`` packets -> ImuSamples (sensor "imu"), timed by count at the configured rate.
+
+    Like WitMotion's own decoders, notifications are one byte stream: a packet may span notifications (an
+    11 + 9 split), several may share one (a 28-byte notification holds a packet and the start of the next),
+    and bytes before a ``55 61`` / ``55 71`` header are skipped (resync, counted in ``stats.bad_packets``).
+    One refinement over a plain byte stream: when a notification that starts with a header arrives while a
+    packet is incomplete and cannot be its continuation (the byte after the missing part is no header), the
+    continuation was lost and the incomplete packet is dropped instead of being glued to the next one.
+
+    Accounting (each notification counted once, as for every decoder): one that completes a data packet is
+    ``packets_ok``; one that completes only a register reply, or held the first part of a packet completed
+    later, is ``ignored``; one whose bytes were all skipped (junk, or a packet whose continuation was lost) is
+    ``bad``. Notifications still waiting are ``held_parts``; skipped junk bytes are counted in ``skipped_bytes``.
+    """
 
     def __init__(self, rate_hz: float = 10.0) -> None:
         super().__init__()
@@ -95,26 +109,71 @@ class WitMotionDecoder(PacketDecoder):
         self.count = 0
         self.angle_deg: np.ndarray | None = None  # [n, 3] roll, pitch, yaw of the last notification
         self.registers: dict[int, np.ndarray] = {}  # start register -> 8 values, from 55 71 replies
+        self.skipped_bytes = 0  # bytes skipped while resyncing on a header
+        self._buf = b""  # bytes of an incomplete packet
+        self._held = 0  # notifications whose bytes are in _buf and that are not counted yet
+
+    @property
+    def held_parts(self) -> int:
+        """Notifications held while their packet is incomplete (not yet counted anywhere)."""
+        return self._held
+
+    @staticmethod
+    def _is_header(buf: bytes, i: int) -> bool:
+        return buf[i] == HEADER and (i + 1 >= len(buf) or buf[i + 1] in (FLAG_DATA, FLAG_REGISTERS))
+
+    def _drop_held(self, reason: str) -> None:
+        for _ in range(self._held):
+            self.stats.bad(reason, self._buf)
+        self._held = 0
 
     def decode(self, char_uuid: str, data: bytes) -> list[ImuSamples]:
         if char_uuid.lower() != NOTIFY_UUID:
             return []
         data = bytes(data)
-        if not data or len(data) % PACKET_SIZE:
-            self.stats.bad("length", data)
+        if not data:
+            self.stats.bad("empty", data)
             return []
-        frames = np.frombuffer(data, np.uint8).reshape(-1, PACKET_SIZE)
-        if np.any(frames[:, 0] != HEADER) or np.any((frames[:, 1] != FLAG_DATA) & (frames[:, 1] != FLAG_REGISTERS)):
-            self.stats.bad("header", data)
+        if self._buf and len(data) >= 2 and self._is_header(data, 0):
+            need = PACKET_SIZE - len(self._buf)
+            if len(data) > need and not self._is_header(data, need):  # not a continuation: it was lost
+                self._drop_held("continuation missing")
+                self._buf = b""
+        old = len(self._buf)
+        buf = self._buf + data
+        frames: list[bytes] = []
+        i = 0
+        while i < len(buf):
+            if not self._is_header(buf, i):
+                i += 1
+                self.skipped_bytes += 1
+                continue
+            if len(buf) - i < PACKET_SIZE:
+                break
+            frames.append(buf[i:i + PACKET_SIZE])
+            i += PACKET_SIZE
+        self._buf = buf[i:]
+        rows = []
+        for f in frames:
+            if f[1] == FLAG_REGISTERS:
+                self.registers[f[2] | f[3] << 8] = np.frombuffer(f[4:], "<i2").copy()
+            else:
+                rows.append(np.frombuffer(f[2:], "<i2"))
+        if frames:  # earlier held notifications were first parts (or junk): settled now
+            self.stats.ignored += self._held
+            self._held = 0
+        elif i >= old:  # nothing completed, and no earlier byte is still pending: those were junk
+            self._drop_held("resync")
+            if not self._buf:
+                self.stats.bad("resync", data)
+        if not frames and self._buf:
+            self._held += 1
             return []
-        regs = frames[frames[:, 1] == FLAG_REGISTERS]
-        for f in regs:
-            self.registers[int(f[2]) | int(f[3]) << 8] = np.frombuffer(f[4:].tobytes(), "<i2").copy()
-        samples = frames[frames[:, 1] == FLAG_DATA]
-        if not len(samples):
-            self.stats.ignored += 1
+        if not rows:
+            if frames:
+                self.stats.ignored += 1
             return []
-        raw = np.frombuffer(samples[:, 2:].tobytes(), "<i2").reshape(-1, 9).astype(np.float64)
+        raw = np.stack(rows).astype(np.float64)
         n = len(raw)
         t = (self.count + np.arange(n)) / self.rate_hz
         self.count += n

@@ -55,12 +55,87 @@ def test_batched_packets_and_register_replies():
     assert dec.decode(wm.NOTIFY_UUID, reply) == [] and dec.stats.ignored == 1
 
 
-def test_bad_packets_are_counted_and_skipped():
+def _packets(n: int, seed: int = 0) -> tuple[list[bytes], np.ndarray]:
+    """n distinct data packets and their raw int16 values [n, 9]."""
+    raw = np.random.default_rng(seed).integers(-32768, 32767, (n, 9)).astype(np.int16)
+    return [wm.pack_data(r[0:3], r[3:6], r[6:9]) for r in raw], raw
+
+
+def _decode_all(dec: wm.WitMotionDecoder, notes: list[bytes]) -> np.ndarray:
+    out = [s for d in notes for s in dec.decode(wm.NOTIFY_UUID, d)]
+    if not out:
+        return np.zeros((0, 3))
+    return np.rint(np.concatenate([s.acc_mps2 for s in out]) / wm.ACC_MPS2_PER_LSB)
+
+
+def _chunks(stream: bytes, sizes) -> list[bytes]:
+    out, i = [], 0
+    for k in sizes:
+        if i >= len(stream):
+            break
+        out.append(stream[i:i + k])
+        i += k
+    return out + ([stream[i:]] if i < len(stream) else [])
+
+
+@pytest.mark.parametrize("split", ["11+9", "28-byte", "stray-leading-byte", "random 1..60", "one byte each"])
+def test_notifications_are_one_byte_stream_like_the_vendor_decoders(split: str):
+    """WitMotion's decoders concatenate notifications and resync on 55 61; so does the bridge: no sample is lost
+    however the 20-byte packets are cut into notifications (before: any notification not a multiple of 20 bytes
+    was dropped whole)."""
+    packets, raw = _packets(60)
+    stream = b"".join(packets)
+    rng = np.random.default_rng(1)
+    if split == "11+9":
+        notes = _chunks(stream, [11, 9] * 60)
+    elif split == "28-byte":
+        notes = _chunks(stream, [28] * 60)
+    elif split == "stray-leading-byte":
+        notes = [b"\x00" + p for p in packets]  # a junk byte before every packet
+    elif split == "random 1..60":
+        notes = _chunks(stream, rng.integers(1, 61, 400))
+    else:
+        notes = _chunks(stream, [1] * len(stream))
+    dec = wm.WitMotionDecoder(rate_hz=100)
+    acc_raw = _decode_all(dec, notes)
+    np.testing.assert_array_equal(acc_raw, raw[:, 0:3])  # every sample, in order, exact
+    assert dec.count == 60
+    assert dec.stats.bad_packets == 0 and dec.held_parts == 0
+    assert dec.skipped_bytes == (60 if split == "stray-leading-byte" else 0)
+    assert dec.stats.packets_ok + dec.stats.ignored == len(notes)  # every notification accounted once
+
+
+def test_junk_is_skipped_and_a_lost_continuation_costs_only_its_own_packet():
+    packets, raw = _packets(10, seed=2)
     dec = wm.WitMotionDecoder()
-    for bad in (b"", PACKET[:19], PACKET + b"\x00", b"\x54" + PACKET[1:], b"\x55\x51" + PACKET[2:], PACKET + PACKET[:-1]):
-        assert dec.decode(wm.NOTIFY_UUID, bad) == []
-    assert dec.stats.bad_packets == 6 and dec.stats.packets_ok == 0 and dec.count == 0
+    junk = [b"\x54" + packets[0][1:], b"\x55\x51" + packets[0][2:]]  # no 55 61 / 55 71 header in either
+    assert _decode_all(dec, junk).shape == (0, 3) and dec.stats.bad_packets == 2
+    notes = _chunks(b"".join(packets), [11, 9] * 10)
+    del notes[7]  # the 9-byte second half of packet 3 never arrived
+    dec = wm.WitMotionDecoder()
+    acc_raw = _decode_all(dec, notes)
+    np.testing.assert_array_equal(acc_raw, raw[[0, 1, 2, 4, 5, 6, 7, 8, 9], 0:3])
+    assert dec.stats.reasons == {"continuation missing": 1}
     assert dec.decode(wm.WRITE_UUID, PACKET) == []  # not the data characteristic
+
+
+def test_split_stream_through_the_device_pipeline_loses_nothing():
+    from firmware_bridge.stream import DeviceStream
+
+    packets, raw = _packets(400, seed=3)
+    dec = wm.WitMotionDecoder(rate_hz=100)
+    got = []
+    stream = DeviceStream("AA:4D:00:00:00:05", "witmotion-wt901ble", consumers=[lambda a, b: got.append(b)])
+    stream.new_connection(dec)
+    notes = _chunks(b"".join(packets), [11, 9, 28, 12, 20, 1, 19] * 100)
+    t0 = 1.7e9
+    sent = 0
+    for d in notes:
+        sent += len(d)
+        stream.on_notify(wm.NOTIFY_UUID, d, t0 + (sent // 20) / 100 + 0.004)
+    st = stream.stats
+    assert st.samples_received == 400 and st.packets_lost == 0 and st.bad_packets == 0
+    np.testing.assert_array_equal(np.rint(np.concatenate([b.acc_mps2 for b in got]) / wm.ACC_MPS2_PER_LSB), raw[:, 0:3])
 
 
 def test_commands_are_five_bytes():
