@@ -12,7 +12,9 @@ import sys
 # name -> (module, one-line help). Keep alphabetical within each group.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     # the runtime (edge/)
-    "demo": ("edge.demo", "emulated wearables replay real recordings -> BLE bridge -> live windows; plus a small simulated set"),
+    "demo": ("edge.demo", "the main job: emulated wearables -> BLE bridge -> live labels and captions + the companion app"),
+    "live": ("edge.live_cli", "live activity labels and captions in the terminal from the paired wearables (or a recording)"),
+    "app": ("companion_app.cli", "serve the phone/watch companion app (localhost; --lan with a pairing token)"),
     # the method (anymo/)
     "simulate": ("anymo.sim.cli", "write shards of simulated IMU windows (acc_mps2, gyro_rads) with captions"),
     "placements": ("anymo.body.cli", "list the body-surface placements and the named placements"),
