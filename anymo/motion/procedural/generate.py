@@ -10,7 +10,7 @@ from anymo.geometry.rotations import quat_make_continuous
 from anymo.motion.base import BodyMotion
 from anymo.motion.procedural.activities import spec
 from anymo.motion.procedural.captions import make_captions
-from anymo.motion.procedural.impacts import add_impacts
+from anymo.motion.procedural.impacts import add_hand_impacts, add_impacts
 from anymo.motion.procedural.params import ActivityParams, Style, random_body_shape, random_style
 from anymo.motion.procedural.pose import fast_fk
 
@@ -68,7 +68,7 @@ def generate_with_params(activity: str, duration_s: float, rng: np.random.Genera
     t_end = (local.shape[0] - 1) / rate_hz
     sk = make_skeleton(p.shape)
     pos, quat = fast_fk(sk, root, quat_make_continuous(local, axis=0))
-    pos = add_impacts(pos, p.impacts, rate_hz)
+    pos = add_hand_impacts(add_impacts(pos, p.impacts, rate_hz), p.hand_impacts, rate_hz)
     captions = make_captions(sp, p, rng)
     motion = BodyMotion(
         skeleton=sk, rate_hz=rate_hz, pos_m=pos, quat_wxyz=quat,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from anymo.body.skeleton import BodyShape
-from anymo.motion.procedural.impacts import Impacts
+from anymo.motion.procedural.impacts import HandImpacts, Impacts
 
 
 @dataclass
@@ -62,4 +62,5 @@ class ActivityParams:
     arm_swing_deg: float = 0.0  # peak-to-peak shoulder swing in gait
     in_place: bool = False
     impacts: Impacts = field(default_factory=Impacts.empty)  # foot-ground contacts (gait), added after kinematics
+    hand_impacts: HandImpacts = field(default_factory=HandImpacts.empty)  # hand contacts (claps, knocks), likewise
     extra: dict = field(default_factory=dict)

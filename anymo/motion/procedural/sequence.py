@@ -18,7 +18,7 @@ from anymo.motion.base import BodyMotion
 from anymo.motion.procedural.activities import ACTIVITIES, STAND, TRANSITIONS, spec
 from anymo.motion.procedural.captions import SUBJECTS, make_captions, predicate
 from anymo.motion.procedural.generate import _check, render_clip
-from anymo.motion.procedural.impacts import Impacts, add_impacts
+from anymo.motion.procedural.impacts import HandImpacts, Impacts, add_hand_impacts, add_impacts
 from anymo.motion.procedural.params import random_body_shape, random_style
 from anymo.motion.procedural.pose import fast_fk
 from anymo.motion.procedural.signals import smoothstep
@@ -159,7 +159,7 @@ def generate_sequence(activities: list[str] | None, duration_s: float, rng: np.r
     done: list[tuple[np.ndarray, np.ndarray]] = []
     n_done = 0
     cur = None
-    labels, preds, impacts = [], [], []
+    labels, preds, impacts, hand_impacts = [], [], [], []
     t0, prev_ov = 0.0, 0.0
     for k, ((act, posture), d) in enumerate(zip(plan, durs)):
         last = k == len(plan) - 1
@@ -172,7 +172,9 @@ def generate_sequence(activities: list[str] | None, duration_s: float, rng: np.r
         local, root, p = render_clip(act, clip_s, rng, shape=shape, rate_hz=rate_hz, posture=posture_arg,
                                      style=style, hand=hand)
         start_frame = n_done + len(cur[0]) - n_prev_ov if cur is not None else 0
-        impacts.append(_blended_impacts(p.impacts, start_frame, len(local), n_prev_ov, 0 if last else int(round(ov * rate_hz)) + 1, rate_hz))
+        n_tail = 0 if last else int(round(ov * rate_hz)) + 1
+        impacts.append(_blended_impacts(p.impacts, start_frame, len(local), n_prev_ov, n_tail, rate_hz))
+        hand_impacts.append(_blended_hand_impacts(p.hand_impacts, start_frame, len(local), n_prev_ov, n_tail, rate_hz))
         if cur is None:
             cur = (local, root)
         else:
@@ -192,6 +194,10 @@ def generate_sequence(activities: list[str] | None, duration_s: float, rng: np.r
     sk = make_skeleton(shape)
     pos, quat = fast_fk(sk, root, local)
     pos = add_impacts(pos, Impacts.concat(impacts), rate_hz)
+    hands = [h for h in hand_impacts if len(h)]
+    if hands:
+        pos = add_hand_impacts(pos, HandImpacts(*(np.concatenate([getattr(h, f) for h in hands]) for f in
+                                                  ("t_s", "side", "peak_mps2", "freq_hz", "zeta", "direction"))), rate_hz)
     return BodyMotion(skeleton=sk, rate_hz=rate_hz, pos_m=pos, quat_wxyz=quat, labels=labels,
                       captions=_story(preds, rng), source="procedural:sequence")
 
@@ -206,6 +212,14 @@ def _blended_impacts(imp: Impacts, start_frame: int, n_frames: int, n_head: int,
     if n_tail > 1:
         w *= 1.0 - smoothstep((frame - (n_frames - n_tail)) / (n_tail - 1))
     return imp.moved(start_frame / rate_hz, w)
+
+
+def _blended_hand_impacts(imp: HandImpacts, start_frame: int, n_frames: int, n_head: int, n_tail: int, rate_hz: float) -> HandImpacts:
+    """`_blended_impacts` for hand contacts."""
+    if not len(imp):
+        return imp
+    feet = _blended_impacts(Impacts(imp.t_s, imp.side, imp.peak_mps2, imp.freq_hz, imp.zeta), start_frame, n_frames, n_head, n_tail, rate_hz)
+    return HandImpacts(feet.t_s, imp.side, feet.peak_mps2, imp.freq_hz, imp.zeta, imp.direction)
 
 
 def _story(preds: list[str], rng: np.random.Generator) -> list[str]:
