@@ -39,3 +39,10 @@ class BleakGattClient(GattClient):
 
     async def stop_notify(self, char_uuid: str) -> None:
         await self.client.stop_notify(self._char(char_uuid))
+
+    def max_notify_len(self, char_uuid: str) -> int | None:
+        # BlueZ >= 5.62 reports the link's MTU per characteristic; bleak gives ATT_MTU - 3 (20 when unknown)
+        try:
+            return int(self._char(char_uuid).max_write_without_response_size)
+        except Exception:  # noqa: BLE001 - a hint only
+            return None

@@ -98,6 +98,10 @@ class GattClient(abc.ABC):
     @abc.abstractmethod
     async def stop_notify(self, char_uuid: str) -> None: ...
 
+    def max_notify_len(self, char_uuid: str) -> int | None:
+        """The longest notification ``char_uuid`` can carry on this link (ATT_MTU - 3); None when unknown."""
+        return None
+
 
 class DeviceDriver(abc.ABC):
     """Central side of one device type: recognition, GATT procedure and decoder factory."""

@@ -61,6 +61,10 @@ class LoopbackGattClient(GattClient):
         self.handlers.pop(char_uuid.lower(), None)
         self.peripheral.on_subscribe(char_uuid.lower(), False)
 
+    def max_notify_len(self, char_uuid: str) -> int | None:
+        mtu = getattr(self.peripheral, "mtu", None)
+        return int(mtu) - 3 if mtu else None
+
     def push(self, t_device_s: np.ndarray, acc_mps2: np.ndarray, gyro_rads: np.ndarray | None = None,
              mag_uT: np.ndarray | None = None) -> int:
         """Encode a block through the peripheral and deliver it; returns the number of notifications."""

@@ -28,9 +28,12 @@ in between as lost. Above ~500 Hz the 1 ms timestamp resolution is coarser than 
 packet's first sample is kept at least half a period after the previous sample (error <= 1 ms).
 
 A split measurement is recognised by its length: a DATA payload that is not ``4 + n * stride`` bytes waits
-for its continuation. Once a DATA + DATA_PART2 pair has been seen, DATA notifications of that first-part
-length always wait (a first part that happened to be a whole number of samples long is only recognised
-from then on). How many samples the emulated sensor puts in one packet (``rate / 13``, at most 8) is the
+for its continuation. A first part that happens to be a whole number of samples long (IMU9 at an ATT_MTU of
+117 or 153) looks complete; what tells it apart is that a first part fills its notification (ATT_MTU - 3
+bytes, from the GATT client when it knows the MTU). Such a full notification that looks complete is held
+until the next notification of its stream says which it was (a continuation, or the next measurement), and
+the answer is remembered per (response code, notification length), so only the first one waits.
+How many samples the emulated sensor puts in one packet (``rate / 13``, at most 8) is the
 emulator's choice, not a published constant.
 """
 
@@ -113,12 +116,14 @@ class _Stream:
     last_ts_ms: int | None = None
     last_n: int = 0
     last_t_s: float | None = None
-    pending: bytes | None = None  # payload of a DATA waiting for its continuation
+    pending: bytes | None = None  # payload of a measurement waiting for its continuation
     pending_parts: int = 0
-    split_len: int | None = None  # DATA notification length known to be a first part
-    first_len: int | None = None  # length of the DATA notification now pending
-    last_data_len: int | None = None  # length of the last DATA notification decoded on its own
+    pending_code: int = 0  # response code of the last part in ``pending``
+    pending_key: tuple[int, int] | None = None  # (code, length) of a complete-looking full notification on hold
+    continued: set = field(default_factory=set)  # (code, notification length) seen to be followed by a part
+    complete: set = field(default_factory=set)  # (code, notification length) seen to end a measurement
     last_part: bytes | None = None  # the continuation that completed the last split packet
+    last_data_key: tuple[int, int] | None = None  # (DATA, length) of the last measurement sent in one notification
 
     @property
     def stride(self) -> int:
@@ -126,11 +131,16 @@ class _Stream:
 
 
 class MovesenseDecoder(PacketDecoder):
-    """GSP notifications -> ImuSamples (sensor "imu") for the subscribed references."""
+    """GSP notifications -> ImuSamples (sensor "imu") for the subscribed references.
 
-    def __init__(self, subscriptions: dict[int, tuple[str, float]]) -> None:
+    ``max_notify_len``: the longest notification the link carries (ATT_MTU - 3); a first part always fills one.
+    None (unknown): the first complete-looking notification of each length waits for the next one.
+    """
+
+    def __init__(self, subscriptions: dict[int, tuple[str, float]], max_notify_len: int | None = None) -> None:
         super().__init__()
         self.streams = {ref: _Stream(res, float(rate)) for ref, (res, rate) in subscriptions.items()}
+        self.max_notify_len = max_notify_len
         self.last_status: dict[int, int] = {}  # reference -> last COMMAND_RESULT status
 
     @property
@@ -155,39 +165,58 @@ class MovesenseDecoder(PacketDecoder):
         if st is None or code not in (DATA, DATA_PART2, DATA_PART3):
             self.stats.bad("unknown response or reference", data)
             return []
+        out: list[ImuSamples] = []
+        if st.pending_key is not None:  # a complete-looking full notification waits for this one to decide
+            if code == st.pending_code + 1:
+                st.continued.add(st.pending_key)
+                st.pending_key = None
+            elif not (code == DATA and st.pending_parts == 1 and data[2:] == st.pending):
+                st.complete.add(st.pending_key)
+                st.pending_key = None
+                out += self._finish(st, data)
         if code == DATA:
             payload = data[2:]
             if st.pending_parts == 1 and payload == st.pending:  # the first part, delivered twice
                 self.stats.duplicates += 1
-                return []
+                return out
             self._drop_pending(st, "continuation missing")
-            if len(payload) < TS_BYTES:
-                self.stats.bad("short", data)
-                return []
-            if self._whole(st, payload) and len(data) != st.split_len:
-                return self._emit(st, payload, data)
-            if len(payload) > TS_BYTES + 255 * st.stride:
-                self.stats.bad("length", data)
-                return []
-            st.pending, st.pending_parts, st.first_len = payload, 1, len(data)
-            return []
-        # DATA_PART2 / DATA_PART3
-        if st.pending is None:
-            if data == st.last_part:  # the continuation that completed the last packet, delivered twice
-                self.stats.duplicates += 1
-                return []
-            self.stats.bad("continuation without a first part", data)
-            st.split_len = st.last_data_len or st.split_len
-            return []
-        st.pending += data[2:]
-        st.pending_parts += 1
+            if len(payload) < TS_BYTES or len(payload) > TS_BYTES + 255 * st.stride:
+                self.stats.bad("short" if len(payload) < TS_BYTES else "length", data)
+                return out
+            st.pending, st.pending_parts = payload, 1
+        else:  # DATA_PART2 / DATA_PART3
+            if st.pending is None or code != st.pending_code + 1:
+                if st.pending is None and data == st.last_part:  # the part that completed the last packet, again
+                    self.stats.duplicates += 1
+                    return out
+                if st.pending is None and code == DATA_PART2 and st.last_data_key is not None:
+                    st.continued.add(st.last_data_key)  # that DATA was a first part after all: learn it
+                    st.complete.discard(st.last_data_key)
+                self._drop_pending(st, "continuation missing")
+                self.stats.bad("continuation without a first part", data)
+                return out
+            st.pending += data[2:]
+            st.pending_parts += 1
+        st.pending_code = code
+        key = (code, len(data))
         if not self._whole(st, st.pending):
-            if len(st.pending) > TS_BYTES + 255 * st.stride or st.pending_parts >= 3:
+            if code == DATA_PART3 or len(st.pending) > TS_BYTES + 255 * st.stride:
                 self._drop_pending(st, "length")
-            return []
+            return out
+        if code != DATA_PART3 and key not in st.complete and (
+                key in st.continued or self.max_notify_len is None or len(data) >= self.max_notify_len):
+            if key not in st.continued:  # complete-looking but full: the next notification tells
+                st.pending_key = key
+            return out
+        if code != DATA:
+            st.last_part = data
+        st.last_data_key = key if code == DATA else None
+        return out + self._finish(st, data)
+
+    def _finish(self, st: _Stream, data: bytes) -> list[ImuSamples]:
+        """Decode the pending measurement (it is complete)."""
         payload, parts = st.pending, st.pending_parts
-        st.split_len, st.last_part = st.first_len, data
-        st.pending, st.pending_parts = None, 0
+        st.pending, st.pending_parts, st.pending_key = None, 0, None
         self.stats.ignored += parts - 1
         return self._emit(st, payload, data)
 
@@ -195,7 +224,7 @@ class MovesenseDecoder(PacketDecoder):
         if st.pending is not None:
             for _ in range(st.pending_parts):
                 self.stats.bad(reason, st.pending)
-            st.pending, st.pending_parts = None, 0
+            st.pending, st.pending_parts, st.pending_key = None, 0, None
 
     @staticmethod
     def _whole(st: _Stream, payload: bytes) -> bool:
@@ -203,8 +232,6 @@ class MovesenseDecoder(PacketDecoder):
         return body > 0 and body % st.stride == 0
 
     def _emit(self, st: _Stream, payload: bytes, data: bytes) -> list[ImuSamples]:
-        if data[0] == DATA:
-            st.last_data_len = len(data)
         n = (len(payload) - TS_BYTES) // st.stride
         vals = np.frombuffer(payload, "<f4", offset=TS_BYTES).astype(np.float64).reshape(len(RESOURCES[st.resource]), n, 3)
         if not np.all(np.isfinite(vals)):
@@ -257,6 +284,13 @@ class MovesenseDriver(DeviceDriver):
         resource, rate = self.choose(settings)
         return MovesenseDecoder({DATA_REF: (resource, rate)})
 
+    def decoder_for(self, settings: StreamSettings, client: GattClient) -> MovesenseDecoder:
+        dec = self.new_decoder(settings)
+        max_len = client.max_notify_len(DATA_UUID)
+        if max_len:
+            dec.max_notify_len = max_len
+        return dec
+
     async def start(self, client: GattClient, settings: StreamSettings, on_notify: NotifyHandler) -> PacketDecoder:
         waiter = ReplyWaiter()
 
@@ -275,16 +309,21 @@ class MovesenseDriver(DeviceDriver):
         resource, rate = self.choose(settings)
         await client.write(COMMAND_UUID, subscribe_command(DATA_REF, meas_path(resource, rate)), response=True)
         log.info("Movesense streaming %s", meas_path(resource, rate))
-        return self.new_decoder(settings)
+        return self.decoder_for(settings, client)
 
     async def stop(self, client: GattClient) -> None:
         await quietly(client.write(COMMAND_UUID, unsubscribe_command(DATA_REF), response=True))
         await quietly(client.stop_notify(DATA_UUID))
 
 
-def samples_per_packet(rate_hz: int) -> int:
-    """How many samples the emulated sensor batches per measurement (emulator choice, see module doc)."""
-    return max(1, min(8, rate_hz // 13))
+MAX_PARTS = 3  # DATA, DATA_PART2, DATA_PART3
+
+
+def samples_per_packet(rate_hz: int, resource: str = "IMU6", mtu: int = 247) -> int:
+    """How many samples the emulated sensor batches per measurement (emulator choice, see module doc): ``rate/13``,
+    at most 8, and no more than fit in the three notifications a measurement may span at this ATT_MTU."""
+    fit = (MAX_PARTS * (mtu - 3 - 2) - TS_BYTES) // (12 * len(RESOURCES[resource]))
+    return max(1, min(8, rate_hz // 13, fit))
 
 
 class MovesensePeripheral(VirtualPeripheral):
@@ -331,12 +370,9 @@ class MovesensePeripheral(VirtualPeripheral):
 
     def _split(self, ref: int, payload: bytes) -> list[tuple[str, bytes]]:
         first = self.mtu - 3  # ATT notification payload
-        stride = 12 * len(RESOURCES[self.subs[ref][0]])
         if len(payload) + 2 <= first:
             return [(DATA_UUID, bytes([DATA, ref]) + payload)]
-        cut = first - 2
-        if (cut - TS_BYTES) % stride == 0:  # never cut where the first part looks whole
-            cut -= 1
+        cut = first - 2  # a first part fills its notification, even where it then looks whole (IMU9 at MTU 117)
         out = [(DATA_UUID, bytes([DATA, ref]) + payload[:cut])]
         rest, code = payload[cut:], DATA_PART2
         while rest:
@@ -361,7 +397,7 @@ class MovesensePeripheral(VirtualPeripheral):
                 blocks = [np.concatenate([h, b]) for h, b in zip(hb, blocks, strict=True)]
             else:
                 t_all = t
-            k = samples_per_packet(rate)
+            k = samples_per_packet(rate, resource, self.mtu)
             full = len(t_all) - len(t_all) % k
             for i in range(0, full, k):
                 ts_ms = int(round(t_all[i] * 1000.0))

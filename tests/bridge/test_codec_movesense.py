@@ -27,7 +27,7 @@ MAG_TWO_SAMPLES = bytes.fromhex("0000a041000020c20000803e" "0000a041000020c20000
 
 
 def _decoder(resource: str = "IMU6", rate: int = 52) -> ms.MovesenseDecoder:
-    return ms.MovesenseDecoder({99: (resource, rate)})
+    return ms.MovesenseDecoder({99: (resource, rate)}, max_notify_len=244)  # ATT_MTU 247: these never fill one
 
 
 def test_registered_with_its_peripheral_and_uuids_match_the_firmware():
@@ -169,6 +169,60 @@ def test_round_trip_through_peripheral(sensors, rate):
         np.testing.assert_allclose(np.concatenate([s.mag_uT for s in got]), mag[:m], rtol=1e-6)
         assert dec.stats.ignored == dec.stats.packets_ok  # IMU9 batches of 8 exceed one notification
     assert dec.stats.bad_packets == 0 and dec.stats.packets_lost == 0
+
+
+@pytest.mark.parametrize("sensors", [("acc", "gyro", "mag"), ("acc", "gyro")])
+def test_every_mtu_from_23_to_247_decodes_every_sample_with_the_right_layout(sensors):
+    """At ATT_MTU 117 and 153 the first part of a split IMU9 measurement is a whole number of samples long
+    (108 = 3 x 36, 144 = 4 x 36 bytes) and looked complete: it was decoded with the wrong layout (gyro holding
+    acc) and the gap to the next packet counted as lost. Every MTU must give back exactly what was sent."""
+    rate = 104
+    looks_whole = []
+    for mtu in range(23, 248):
+        rng = np.random.default_rng(mtu)
+        periph, client, dec, got = _start(StreamSettings(rate_hz=rate, sensors=sensors),
+                                          periph=ms.MovesensePeripheral(mtu=mtu))
+        k = ms.samples_per_packet(rate, ms.resource_for(sensors), mtu)
+        n = 6 * k
+        t = 50.0 + np.arange(n) / rate
+        acc, gyro, mag = rng.normal(0, 15, (n, 3)), rng.normal(0, 5, (n, 3)), rng.normal(0, 40, (n, 3))
+        notes = periph.encode(t, acc, gyro, mag)
+        first = notes[0][1]
+        if len(notes) > n // k and (len(first) - 6) % (12 * len(sensors)) == 0:
+            looks_whole.append(mtu)
+        client.deliver(notes)
+        assert all(len(d) <= mtu - 3 for _, d in notes)
+        # the last measurement may wait for the next notification to tell whether it was complete
+        client.deliver(periph.encode(t[-1] + np.arange(1, k + 1) / rate, acc[:k], gyro[:k], mag[:k]))
+        assert sum(len(s) for s in got) >= n, f"MTU {mtu}: {dec.stats}"
+        np.testing.assert_allclose(np.concatenate([s.acc_mps2 for s in got])[:n], acc, rtol=1e-6, err_msg=f"MTU {mtu}")
+        np.testing.assert_allclose(np.concatenate([s.gyro_rads for s in got])[:n], gyro, rtol=1e-6, err_msg=f"MTU {mtu}")
+        if "mag" in sensors:
+            np.testing.assert_allclose(np.concatenate([s.mag_uT for s in got])[:n], mag, rtol=1e-6)
+        assert (dec.stats.bad_packets, dec.stats.packets_lost, dec.stats.duplicates) == (0, 0, 0), f"MTU {mtu}"
+    if "mag" in sensors:
+        assert {117, 153} <= set(looks_whole)  # the cases of the bug report are among those exercised
+
+
+def test_a_complete_looking_first_part_is_recognised_without_knowing_the_mtu():
+    """Without the MTU, the first complete-looking DATA of a length waits for the next notification (it was a
+    first part: a DATA_PART2 follows); the answer is remembered, so later ones do not wait. Nothing is wrong or
+    lost. A complete measurement of an unknown length waits once too, then no more."""
+    periph = ms.MovesensePeripheral(mtu=117)
+    periph.on_write(ms.COMMAND_UUID, b"\x01\x63/Meas/IMU9/104")
+    k = ms.samples_per_packet(104, "IMU9", 117)
+    t = 7.0 + np.arange(5 * k) / 104
+    acc = np.random.default_rng(0).normal(0, 15, (5 * k, 3))
+    dec = ms.MovesenseDecoder({99: ("IMU9", 104)})
+    notes = periph.encode(t, acc, -acc, 2 * acc)
+    outs = [dec.decode(u, d) for u, d in notes]
+    got = [s for o in outs for s in o]
+    assert len(got) == 5 and dec.stats.bad_packets == dec.stats.packets_lost == 0
+    np.testing.assert_allclose(np.concatenate([s.acc_mps2 for s in got]), acc, rtol=1e-6)
+    np.testing.assert_allclose(np.concatenate([s.mag_uT for s in got]), 2 * acc, rtol=1e-6)
+    unsplit = ms.MovesenseDecoder({99: ("IMU6", 52)})
+    outs = [unsplit.decode(ms.DATA_UUID, _with_ts(IMU6_TWO_SAMPLES, ts)) for ts in (1000, 1038, 1077)]
+    assert [len(o) for o in outs] == [0, 2, 1]  # the first waited for the second to tell it was complete
 
 
 def test_peripheral_rejects_unknown_paths_like_newer_firmware():
