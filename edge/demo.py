@@ -1,259 +1,246 @@
-"""`anymo demo`: the main job on the embedded default, end to end, with no hardware.
+"""`anymo demo`: the main job, end to end, with no wearable at hand.
 
-    emulated BLE wearables replaying real recordings (fake BlueZ on a private D-Bus)
-      -> the bridge (real bleak: scan, connect, driver start procedures, reconnects, clock sync, recording)
-      -> the runtime's live windows (60 Hz, 5 s, every worn device on one host-time grid)
-      -> labels and captions (once a trained bundle ships in models/; until then the demo says so)
-    and a small simulated training set written by `anymo simulate`.
+    four emulated BLE wearables (wrist, thigh, shank, lower back; fake BlueZ on a private D-Bus, in a
+    process of their own) replay real recordings whose activity changes: walking, sitting down, an arm
+    exercise (`edge.demo_scenario`; a built-in synthetic sequence without the data folder)
+      -> they are paired at their placements (a pairing store of the demo's own, in OUT/)
+      -> the bridge streams them through real bleak (reconnects, clock sync, loss accounting)
+      -> the live runtime: 5 s windows every second -> the engine -> smoothed zero-shot labels, captions
+      -> the terminal (a live table) and the companion app (http://127.0.0.1:8765)
 
-Faults are injected on purpose (dropped packets, drifting device clocks, one device-initiated
-disconnect) and the demo checks the bridge against the emulator's ground truth: every delivered
-sample received, losses reported exactly. Everything it prints is also written to ``OUT/summary.json``.
+Faults are injected on purpose (2 % of packets dropped, drifting device clocks, one device-initiated
+disconnect) and the end table checks the bridge against the emulator's ground truth. ``--headless``
+runs without the app; ``--json OUT.json`` writes labels_emitted, captions_emitted, packets_received,
+packets_lost, reconnects, latency_p50_ms, latency_p99_ms, cpu_percent and the per-device details.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import logging
 import os
-import subprocess
+import signal
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from anymo.data.datasets import default_data_dir
-from anymo.preprocess.model_input import WINDOW_S, ModelInput
-from anymo.preprocess.resample import estimate_rate_hz
-from edge.live_windows import LiveWindower
+from edge.demo_scenario import PHASE_S, PHASES, phase_at
 
 
-@dataclass(frozen=True)
-class DemoWearable:
-    device_type: str
-    placement: str
-    replay: str  # path relative to the data directory
-    drift_ppm: float
-    disconnect_after_s: tuple[float, ...] = ()
+def _parser(prog: str) -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
+    ap.add_argument("--seconds", type=float, default=None, help="how long to stream (default: until Ctrl-C; 60 headless)")
+    ap.add_argument("--headless", action="store_true", help="no companion app; plain lines in the terminal")
+    ap.add_argument("--json", type=Path, metavar="OUT.json", help="write the run's figures here")
+    ap.add_argument("--out", type=Path, default=Path("out/demo"), help="folder for the demo's pairing store, labels "
+                    "and session database (default out/demo)")
+    ap.add_argument("--data", type=Path, default=None, help="data folder with the real recordings ($ANYMO_DATA)")
+    ap.add_argument("--bundle", type=Path, help="model bundle (default: the shipped one)")
+    ap.add_argument("--drop", type=float, default=0.02, help="fraction of data packets the wearables drop (0.02)")
+    ap.add_argument("--disconnect-after", type=float, default=25.0,
+                    help="the wrist wearable hangs up this many seconds into streaming (0: never; default 25)")
+    ap.add_argument("--hop-s", type=float, default=1.0, help="seconds between labels (windows are 5 s)")
+    ap.add_argument("--port", type=int, default=8765, help="companion app port (default 8765)")
+    ap.add_argument("--lan", action="store_true", help="serve the app on the LAN (pairing token + QR code)")
+    ap.add_argument("--plain", action="store_true", help="one line per window instead of the live table")
+    ap.add_argument("--no-captions", action="store_true", help="labels only")
+    ap.add_argument("--seed", type=int, default=0)
+    return ap
 
 
-# Three wearables of three vendors' protocols on one leg and the lower back, replaying real walking.
-DEFAULT_WEARABLES = (
-    DemoWearable("polar-verity", "right_thigh", "xsens_walking/walking_xsens_upperLeg.txt", +60.0),
-    DemoWearable("anymo-imu", "right_shank", "xsens_walking/walking_xsens_lowerLeg.txt", -90.0, (9.0,)),
-    DemoWearable("polar-h10", "lower_back", "gaitpy_lowerback/demo_data.csv", +25.0),  # acc only, like the recording
-)
+def _check(args, prog: str) -> str | None:
+    import math
+
+    if args.seconds is not None and not (math.isfinite(args.seconds) and args.seconds > 0):
+        return f"--seconds must be a positive number of seconds, got {args.seconds}"
+    if not (0.0 <= args.drop < 1.0):
+        return f"--drop must be a fraction in [0, 1), got {args.drop:g}"
+    if args.data is not None and not args.data.is_dir():
+        return (f"--data {args.data} is not a folder; give the shared data folder (the one with hmp_adl/, "
+                "xsens_walking/, ...; see ANYMO_DATA), or leave --data out")
+    if not (0 < args.port < 65536):
+        return f"--port must be 1..65535, got {args.port}"
+    return None
 
 
-def _wearable_specs(data_dir: Path, drop_prob: float, seed: int) -> tuple[list, list[str]]:
-    from firmware_bridge.emulator import FaultPlan, WearableSpec
-
-    specs, notes = [], []
-    for i, w in enumerate(DEFAULT_WEARABLES):
-        path = data_dir / w.replay
-        if not path.is_file():
-            notes.append(f"{w.replay} not found under {data_dir}: {w.placement} replays a synthetic signal instead "
-                         "(set ANYMO_DATA or --data to the shared data folder for real recordings)")
-        faults = FaultPlan(drop_prob=drop_prob, clock_drift_ppm=w.drift_ppm, clock_offset_s=1000.0 * (i + 1),
-                           disconnect_after_s=w.disconnect_after_s, seed=seed + i)
-        specs.append(WearableSpec(w.device_type, w.placement, replay=path if path.is_file() else None, faults=faults))
-    return specs, notes
+def _cpu_s() -> float:
+    t = os.times()
+    return t.user + t.system  # this process only (the wearables run in a child, counted apart)
 
 
-class _WindowFeed:
-    """Session consumer: host-aligned blocks -> LiveWindower (each device added once its rate is known)."""
+async def _run(args, prog: str, engine, captioner) -> dict:
+    from anymo.data.datasets import default_data_dir
+    from edge.demo_wearables import WearablesProcess
+    from edge.live_cli import LiveView
+    from edge.live_service import LiveService, ServiceOptions
+    from edge.runtime import RuntimeConfig
+    from firmware_bridge.pairing import PairedDevice, PairingStore
+    from firmware_bridge.session import ignore_bus_eof
 
-    def __init__(self, placements: dict[str, str], hop_s: float) -> None:
-        self.placements = placements
-        self.windower: LiveWindower | None = None
-        self.hop_s = hop_s
-        self.pending: dict[str, list] = {a: [] for a in placements}
-        self.windows: list[ModelInput] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(ignore_bus_eof)
+    out: Path = args.out
+    data_dir = args.data or default_data_dir()
+    truth_path = out / "wearables_truth.json"
+    truth_path.unlink(missing_ok=True)
+    wearables = WearablesProcess(Path(data_dir) if data_dir else None, args.drop, args.seed, args.disconnect_after,
+                                 truth_path)
+    report: dict = {"real_recordings": wearables.info["real"], "wearables": wearables.info["wearables"]}
+    try:
+        os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = wearables.bus_address
+        store = PairingStore(out / "devices.json")
+        for a in [d.address for d in store.list()]:
+            store.remove(a)
+        for w in wearables.info["wearables"]:
+            store.add(PairedDevice(w["address"], w["device_type"], w["placement"], settings={"rate_hz": 100}))
+        print(("replaying real recordings" if wearables.info["real"] else
+               f"no data folder at {data_dir}: replaying the built-in synthetic sequence")
+              + f" ({' -> '.join(PHASES)}, {PHASE_S:g} s each, looped) on {len(wearables.info['wearables'])} "
+              "emulated wearables:", flush=True)
+        for w in wearables.info["wearables"]:
+            print(f"  {w['placement']:<12} {w['device_type']:<11} {w['address']}  " + " | ".join(w["sources"]), flush=True)
+        opts = ServiceOptions(sessions_db=out / "sessions.sqlite", labels_file=out / "labels.json",
+                              pairing_file=out / "devices.json", runtime=RuntimeConfig(hop_s=args.hop_s),
+                              captions=not args.no_captions, session_name="demo")
+        service = LiveService(engine, captioner, opts)
+        view = LiveView(plain=args.plain or args.headless)
+        phases_seen: list[dict] = []
+        t_stream0 = wearables.info["t_start_s"]
 
-    def _ready_rates(self) -> dict[str, float] | None:
-        """Each device's rate (the newest its blocks carry, else measured), once every device has sent samples."""
-        rates = {}
-        for a, blocks in self.pending.items():
-            acc_blocks = [b for b in blocks if b.acc_mps2 is not None]
-            carried = [b.rate_hz for b in acc_blocks if b.rate_hz]
-            rate = carried[-1] if carried else estimate_rate_hz(np.concatenate([b.t_host_s for b in acc_blocks]) if acc_blocks
-                                                                else np.zeros(0), min_samples=30)
-            if rate is None:
-                return None
-            rates[a] = float(rate)
-        return rates
+        def follow(ev: dict) -> None:  # what was replayed during each labelled window (its last second)
+            if ev.get("type") == "label":
+                phase = phase_at(max(0.0, ev["t_end_s"] - 0.5 - t_stream0))
+                phases_seen.append({"t_end_s": ev["t_end_s"], "phase": phase, "label": ev["label"],
+                                    "confidence": ev["confidence"]})
+        service.subscribe(follow)
+        service.subscribe(view.on_event)
+        server = None
+        if not args.headless:
+            from companion_app.server import start_server
 
-    def _push(self, address: str, block) -> None:
-        self.windower.push_block(block)
+            server = await start_server(service, port=args.port, lan=args.lan)
+            print(f"companion app: {server.url}  (phone layout; watch layout: {server.url_watch})", flush=True)
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        seconds = args.seconds if args.seconds is not None else (60.0 if args.headless else None)
+        cpu0, wall0, emu_cpu0 = _cpu_s(), time.monotonic(), wearables.cpu_seconds()
+        with view.live():
+            await service.start()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), seconds)
+            cpu1, wall1, emu_cpu1 = _cpu_s(), time.monotonic(), wearables.cpu_seconds()
+            await service.close()
+        if server is not None:
+            await server.close()
+        rt = service.runtime
+        report.update(rt.summary() if rt else {})
+        report["seconds"] = round(wall1 - wall0, 2)
+        report["cpu_percent"] = round(100.0 * (cpu1 - cpu0) / (wall1 - wall0), 1)
+        report["cpu_note"] = ("this process (bridge over bleak/D-Bus + runtime + engine + SQLite"
+                              + (" + companion server" if server else "") + ") as % of one core; the emulated "
+                              "wearables run in a child process: wearables_cpu_percent")
+        if emu_cpu0 is not None and emu_cpu1 is not None:
+            report["wearables_cpu_percent"] = round(100.0 * (emu_cpu1 - emu_cpu0) / (wall1 - wall0), 1)
+        report["session_id"] = service.session_id
+        report["sessions_db"] = str(service.sessions_db)
+        report["error"] = service.error
+        report["phases"] = phases_seen
+        stats = {d["address"]: d for d in service.devices()}
+    finally:
+        truth = wearables.stop()
+    from edge.session_store import SessionReader
 
-    def __call__(self, address: str, block) -> None:
-        if len(block) == 0:
-            return
-        if self.windower is None:
-            self.pending[address].append(block)
-            rates = self._ready_rates()
-            if rates is None:
-                return
-            self.windower = LiveWindower(rates, hop_s=self.hop_s, placements=self.placements)
-            for a, blocks in self.pending.items():
-                for b in blocks:
-                    self._push(a, b)
-            self.pending.clear()
-        else:
-            self._push(address, block)
-        for win in self.windower.pop_windows(now_host_s=time.time()):
-            self.windows.append(win)
-            print(self.describe(win), flush=True)
-
-    def describe(self, win: ModelInput) -> str:
-        """One line: per device the model input's |acc| (g) and |gyro| (rad/s), or its coverage when absent."""
-        parts = []
-        info = win.stats
-        for i, a in enumerate(info.devices):
-            name = self.placements[a]
-            if not win.sensor_mask[0, i]:
-                parts.append(f"{name}: -- ({100 * info.coverage[i]:.0f}% covered)")
-                continue
-            acc_g = np.linalg.norm(win.signals[0, i, :, :3], axis=1)
-            gyro = np.linalg.norm(win.signals[0, i, :, 3:], axis=1) if win.has_gyro[0, i] else None
-            if gyro is not None and not gyro.any():
-                gyro = None  # a device with a gyroscope replaying an accelerometer-only recording
-            parts.append(f"{name}: |a| {acc_g.mean():.2f}±{acc_g.std():.2f} g"
-                         + (f", |w| {gyro.mean():.2f} rad/s" if gyro is not None else ""))
-        stamp = time.strftime("%H:%M:%S", time.localtime(info.end_s))
-        return f"window {stamp}  " + "  ".join(parts) + "  | label: (no model bundle yet)"
-
-
-async def _stream(specs: list, seconds: float, record: Path, hop_s: float) -> dict:
-    from firmware_bridge.emulator import Emulator
-    from firmware_bridge.pairing import PairedDevice
-    from firmware_bridge.session import Session, ignore_bus_eof
-
-    asyncio.get_running_loop().set_exception_handler(ignore_bus_eof)
-
-    async with Emulator(specs) as emu:
-        os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = emu.bus_address
-        devices = [PairedDevice(address=a, device_type=s.device_type, placement=s.placement)
-                   for a, s in zip(emu.addresses, specs)]
-        spec_of = dict(zip(emu.addresses, specs))
-        feed = _WindowFeed({d.address: d.placement for d in devices}, hop_s)
-        session = Session(devices, record=record, on_samples=feed)
-        print(f"streaming {len(devices)} emulated wearables for {seconds:g} s through bleak "
-              f"(bus {emu.bus_address}); recording to {record}", flush=True)
-        stats = await session.run(seconds)
-        await asyncio.sleep(0)
-        per_device = {}
-        for d in devices:
-            s = stats[d.address]
-            em = emu.stats(d.address)
-            per_device[d.address] = {
-                "placement": d.placement, "device_type": d.device_type, "bridge": s.to_json(),
-                "true_drift_ppm": spec_of[d.address].faults.clock_drift_ppm,
-                "emulator": {k: int(v) for k, v in em.items()},
-            }
-        return {"devices": per_device, "windows": len(feed.windows),
-                "windows_all_present": int(sum(bool(w.sensor_mask.all()) for w in feed.windows))}
+    with SessionReader(out / "sessions.sqlite") as reader:
+        stored = {}
+        for d in reader.session(report["session_id"]).devices:
+            sensors, counts = np.unique(reader.samples(report["session_id"], d["address"])["sensor"], return_counts=True)
+            stored[d["address"]] = {str(k): int(v) for k, v in zip(sensors, counts, strict=True)}
+    per_device = {}
+    for a, d in stats.items():
+        t = truth.get(a, {})
+        by_sensor = d["stats"].get("samples_by_sensor", {})
+        per_device[a] = {"placement": d["placement"], "device_type": d["device_type"], "samples_received": d["samples"],
+                         "samples_by_sensor": by_sensor, "samples_stored_by_sensor": stored.get(a, {}),
+                         "all_received_stored": stored.get(a, {}) == by_sensor, "packets_received": d["packets_received"],
+                         "packets_lost": d["packets_lost"], "reconnects": d["reconnects"], "rate_hz": d["rate_hz"],
+                         "clock_drift_ppm": d["clock_drift_ppm"], "emulator": t}
+    report["devices"] = per_device
+    for key in ("packets_received", "packets_lost", "reconnects"):
+        report[key] = sum(v[key] for v in per_device.values())
+    report["packets_dropped_by_wearables"] = sum(v["emulator"].get("packets_dropped", 0) for v in per_device.values())
+    return report
 
 
-def _print_stats(report: dict) -> None:
-    hdr = f"{'placement':<12} {'type':<13} {'samples':>7} {'rate_hz':>7} {'lost':>5} {'dropped*':>8} " \
-          f"{'reconn':>6} {'drift_ppm':>9} {'true_ppm':>8}"
+def _print_end(report: dict) -> None:
+    hdr = (f"{'placement':<12} {'type':<11} {'samples':>7} {'stored':>6} {'rate_hz':>7} {'lost':>5} {'dropped*':>8} "
+           f"{'reconn':>6} {'drift_ppm':>9} {'true_ppm':>8}")
     print("\n" + hdr + "\n" + "-" * len(hdr))
-    for dev in report["devices"].values():
-        b, e = dev["bridge"], dev["emulator"]
-        f = lambda x, spec: "-" if x is None else format(x, spec)  # noqa: E731
-        print(f"{dev['placement']:<12} {dev['device_type']:<13} {b['samples_received']:>7} {f(b['rate_hz'], '.2f'):>7} "
-              f"{b['packets_lost']:>5} {e.get('packets_dropped', 0):>8} {b['reconnects']:>6} "
-              f"{f(b['clock_drift_ppm'], '.1f'):>9} {dev['true_drift_ppm']:>8.1f}")
-    print("* dropped: data notifications the emulator withheld on purpose (the bridge's 'lost' should match);\n"
-          "  true_ppm: the drift the emulated device clock was given (the bridge estimates drift_ppm)")
-
-
-def _simulate(out: Path, hours: float, seed: int) -> dict:
-    """A small simulated training set through the `anymo simulate` command (the simulator is not device code)."""
-    cmd = [sys.executable, "-m", "edge.cli", "simulate", "--out", str(out), "--hours", str(hours),
-           "--seed", str(seed), "--sensors-per-window", "6", "--overwrite", "--quiet"]
-    print(f"\nsimulating {hours * 60:g} min of training windows: {' '.join(cmd[2:])}", flush=True)
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"anymo simulate failed ({proc.returncode}):\n{proc.stderr.strip()}")
-    manifest = json.loads((out / "manifest.json").read_text())
-    counts = manifest.get("counts", {})
-    print(f"wrote {counts.get('windows')} windows of {manifest.get('sensors_per_window')} sensors at "
-          f"{manifest.get('rate_hz')} Hz to {out}: " + ", ".join(f"{k} {v}" for k, v in counts.get("per_activity", {}).items()))
-    return {"out": str(out), "windows": counts.get("windows"), "per_activity": counts.get("per_activity")}
+    f = lambda x, spec: "-" if x is None else format(x, spec)
+    for d in report["devices"].values():
+        e = d["emulator"]
+        print(f"{d['placement']:<12} {d['device_type']:<11} {d['samples_received']:>7} {'all' if d['all_received_stored'] else 'NO':>6} "
+              f"{f(d['rate_hz'], '.2f'):>7} {d['packets_lost']:>5} {e.get('packets_dropped', 0):>8} {d['reconnects']:>6} "
+              f"{f(d['clock_drift_ppm'], '.1f'):>9} {f(e.get('true_drift_ppm'), '.1f'):>8}")
+    print("* dropped: data notifications the wearables withheld on purpose (the bridge's 'lost' should match)")
+    lat = report.get("latency_p99_ms")
+    print(f"\nlabels {report.get('labels_emitted', 0)}, captions {report.get('captions_emitted', 0)}, "
+          f"label latency p50 {f(report.get('latency_p50_ms'), '.0f')} ms / p99 {f(lat, '.0f')} ms "
+          f"(a sample waits up to one hop = {1000 * report.get('hop_s', 1):.0f} ms for its window), "
+          f"CPU {report['cpu_percent']:.1f} % of one core (wearables: {report.get('wearables_cpu_percent', '-')} %)")
+    by_phase: dict[str, dict[str, int]] = {}
+    for p in report.get("phases", []):
+        by_phase.setdefault(p["phase"], {}).setdefault(p["label"], 0)
+        by_phase[p["phase"]][p["label"]] += 1
+    for phase, counts in by_phase.items():
+        top = ", ".join(f"{k} x{v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])[:3])
+        print(f"  while replaying {phase:<13}: {top}")
 
 
 def main(argv: list[str], prog: str = "anymo demo") -> int:
-    ap = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
-    ap.add_argument("--seconds", type=float, default=20.0, help="how long to stream (default 20)")
-    ap.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default out/demo)")
-    ap.add_argument("--data", type=Path, default=None, help="data folder with the real recordings ($ANYMO_DATA)")
-    ap.add_argument("--drop", type=float, default=0.02, help="fraction of data packets the wearables drop (0.02)")
-    ap.add_argument("--hop-s", type=float, default=2.5, help="live window hop in seconds (windows are 5 s)")
-    ap.add_argument("--sim-hours", type=float, default=0.02, help="hours of simulated data to write (0 = skip)")
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    if not (args.seconds > 0):
-        print(f"{prog}: --seconds must be positive, got {args.seconds:g}", file=sys.stderr)
+    args = _parser(prog).parse_args(argv)
+    problem = _check(args, prog)
+    if problem:
+        print(f"{prog}: {problem}", file=sys.stderr)
         return 2
-    if not (0.0 <= args.drop < 1.0):
-        print(f"{prog}: --drop must be a fraction in [0, 1), got {args.drop:g}", file=sys.stderr)
-        return 2
-    if args.data is not None and not args.data.is_dir():
-        print(f"{prog}: --data {args.data} is not a folder; give the shared data folder (the one with "
-              "xsens_walking/, see ANYMO_DATA), or leave --data out", file=sys.stderr)
-        return 2
-    data_dir = args.data or default_data_dir()
     try:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         print(f"{prog}: cannot create the output folder {args.out} ({exc.strerror or exc}); choose another --out",
               file=sys.stderr)
         return 2
-    record = _new_session_path(args.out)
-    specs, notes = _wearable_specs(Path(data_dir), args.drop, args.seed)
-    first_window_s = WINDOW_S + 1.0  # a window is cut once every device is 0.5 s past its end (+ start-up)
-    if args.seconds < first_window_s:
-        notes.append(f"--seconds {args.seconds:g} is shorter than one {WINDOW_S:g} s live window: no window will be "
-                     f"cut (stream {first_window_s + args.hop_s:g} s or more to see some)")
-    for n in notes:
-        print(f"note: {n}", file=sys.stderr)
-    print("labels and captions: no trained model bundle ships in models/ yet (the encoder/tokenizer and captioner "
-          "come with the next issues); each window shows what the model will receive.", flush=True)
+    logging.basicConfig(level=logging.WARNING, format=f"{prog}: %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("bleak.backends.bluezdbus.version").setLevel(logging.ERROR)
+    from edge.live_service import ModelUnavailable, ServiceOptions, load_model
+
+    try:
+        engine, captioner, bundle = load_model(ServiceOptions(bundle=args.bundle, captions=not args.no_captions))
+    except ModelUnavailable as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 1
+    print(f"model bundle {bundle}" + ("" if captioner else " (no captioner in it: labels only)"), flush=True)
     from firmware_bridge.scan import BluetoothUnavailable
 
     try:
-        report = asyncio.run(_stream(specs, args.seconds, record, args.hop_s))
-    except (BluetoothUnavailable, FileNotFoundError) as exc:
+        report = asyncio.run(_run(args, prog, engine, captioner))
+    except (BluetoothUnavailable, RuntimeError, FileNotFoundError) as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 1
-    _print_stats(report)
-    report["record"] = str(record)
-    if args.sim_hours > 0:
-        try:
-            report["simulated"] = _simulate(args.out / "simulated", args.sim_hours, args.seed)
-        except RuntimeError as exc:
-            print(f"{prog}: {exc}", file=sys.stderr)
-            return 1
-    (args.out / "summary.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
-    replay = " ".join(f"--device {w.device_type} --placement {w.placement}" for w in DEFAULT_WEARABLES)
-    print(f"\nwrote {args.out / 'summary.json'}; replay the session (one wearable per recorded device) with "
-          f"`anymo emulate {replay} --replay {record}`")
-    return 0
-
-
-def _new_session_path(out: Path) -> Path:
-    """``out/session-YYYYmmdd-HHMMSS.anymorec``, with a -2, -3, ... suffix when a run in the same second took it."""
-    stem = f"session-{time.strftime('%Y%m%d-%H%M%S')}"
-    path, k = out / f"{stem}.anymorec", 1
-    while path.exists():
-        k += 1
-        path = out / f"{stem}-{k}.anymorec"
-    return path
+    _print_end(report)
+    report["bundle"] = str(bundle)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
+        print(f"wrote {args.json}")
+    print(f"session {report['session_id']} in {report['sessions_db']} (`anymo live sessions --db {report['sessions_db']}`)")
+    return 1 if report.get("error") else 0
 
 
 if __name__ == "__main__":
