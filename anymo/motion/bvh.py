@@ -39,6 +39,7 @@ on screen becomes tens of g):
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ from anymo.geometry.rotations import (
     quat_make_continuous,
     quat_mul,
     quat_normalize,
+    quat_rotate,
     quat_to_rotvec,
 )
 from anymo.motion._resample import spline_positions, spline_quats, uniform_times_s
@@ -72,8 +74,8 @@ UNIT_CANDIDATES_M: dict[str, float] = {"m": 1.0, "cm": 0.01, "mm": 0.001, "inch"
 _TYPICAL_SKELETON_HEIGHT_M = 1.6  # rest-pose top joint to lowest joint, a little under standing height
 SMOOTH_HZ = 8.0  # low-pass of the joint rotations and root translation (Yu et al. 1999 at 120 Hz; module docstring)
 LEAD_IN_S = 0.25  # a rest pose / blend-in is looked for within this time from the start
-LEAD_IN_STEP_FACTOR = 4.0  # a lead-in step is this many times the clip's median frame-to-frame step ...
-LEAD_IN_MIN_STEP_DEG = 8.0  # ... and at least this many degrees
+LEAD_IN_STEP_FACTOR = 2.0  # a lead-in step is this many times the clip's median frame-to-frame step ...
+LEAD_IN_MIN_STEP_DEG = 4.0  # ... and at least this many degrees (500 deg/s at 120 Hz)
 # Fastest believable change of a segment's orientation. Peak segment angular velocities of everyday and
 # sport movement stay below ~2,500 deg/s (e.g. knee ~1,000-1,500 deg/s in kicking, elbow extension
 # ~2,400 deg/s in throwing, Fleisig et al. 1995); only baseball pitching's shoulder internal rotation
@@ -460,7 +462,8 @@ def bvh_to_motion(
     drops a rest-pose / blend-in start, ``fix_flips`` removes orientation steps faster than
     `GLITCH_DEG_S`, ``smooth_hz`` low-passes rotations and root (None: raw frames, spline only).
     ``report``, when a dict, receives what cleaning did: ``lead_in_frames``, ``flips`` (segment ->
-    count), ``unit_scale_m``, ``skeleton_height_m`` (the source rig's rest height in metres).
+    count), ``unit_scale_m``, ``skeleton_height_m`` (the source rig's rest height in metres, lowest
+    to highest joint or end site) and ``standing_height_m`` (the source body's height from its legs).
     """
     if clip.n_frames < 1:
         raise ValueError(f"{clip.path}: the BVH has zero frames; nothing to play")
@@ -548,7 +551,11 @@ def bvh_to_motion(
                 flips[seg] = n_flips
     local = _locals_from_world(world, n_frames)
 
-    root = clip.root_translation()[start:] @ c_mat.T * scale_m * height_ratio
+    # Our pelvis origin is the hip-joint centre; a BVH root usually sits ~10 cm above it (CMU: the
+    # pelvis marker centre), so the path of the file's hip-joint centre drives ours.
+    hips = [seg_to_joint["LeftUpperLeg"], seg_to_joint["RightUpperLeg"]]
+    hip_centre = _hip_centre(clip, hips, g, start)
+    root = hip_centre @ c_mat.T * scale_m * height_ratio
     if smooth_hz is not None and n_frames > 1:
         local = quat_normalize(lowpass(quat_make_continuous(local, axis=0), smooth_hz, key_rate_hz))
         root = lowpass(root, smooth_hz, key_rate_hz)
@@ -560,6 +567,8 @@ def bvh_to_motion(
             flips=flips,
             unit_scale_m=float(scale_m),
             skeleton_height_m=float((pts[:, up_i].max() - pts[:, up_i].min()) * scale_m),
+            # standing height from the legs: hip-to-ankle is 0.491 of it (our skeleton, Drillis & Contini)
+            standing_height_m=float(bvh_leg / (our_leg / skeleton.shape.height_m)),
         )
     key_t = np.arange(n_frames) * clip.frame_time_s
     if n_frames == 1:  # a single pose: hold it for one frame time
@@ -579,35 +588,52 @@ def bvh_to_motion(
     )
 
 
+def _hip_centre(clip: BvhClip, hips: list[int], world: np.ndarray, start: int) -> np.ndarray:
+    """[F, 3] mean position of the ``hips`` joints from frame ``start`` (file axes and units);
+    ``world`` [F - start, J, 4] are the joints' world rotations from that frame."""
+    root = clip.root_translation()[start:]
+    out = np.zeros_like(root)
+    for j in hips:
+        pos = root.copy()
+        chain = _ancestors(clip.parents, j)[::-1]  # root ... j
+        for parent, child in itertools.pairwise(chain):
+            pos = pos + quat_rotate(world[:, parent], np.broadcast_to(clip.offsets[child], pos.shape))
+        out += pos / len(hips)
+    return out
+
+
 def lead_in_frames(clip: BvhClip, joints: list[int] | None = None) -> int:
     """Frames at the start that are the rig's rest pose or a blend from it, not the motion (0 if none).
 
-    Frame 0 counts when all its rotation channels are whole degrees while the clip's other frames
-    are not (the cgspeed CMU conversions start on their T-pose like that). Then, within the first
-    `LEAD_IN_S`, every frame up to the last step (largest change of any of ``joints``' local
-    rotations, default all) above ``max(LEAD_IN_MIN_STEP_DEG, LEAD_IN_STEP_FACTOR x median step)``
-    is lead-in too (a blend-in from the rest pose, or a one-frame jump after it).
+    Frame 0 is a rest pose when its rotation channels are all whole degrees (the cgspeed CMU
+    conversions start on their T-pose like that) or mostly exactly zero (the DAZ-style conversions)
+    while no other frame is like that. The blend that follows a rest pose - every step (largest
+    change of any of ``joints``' local rotations, default all) above ``max(LEAD_IN_MIN_STEP_DEG,
+    LEAD_IN_STEP_FACTOR x median step)``, within `LEAD_IN_S` - is lead-in too. Without a rest pose,
+    only a jump (a step above twice that threshold) within `LEAD_IN_S` marks the frames before it.
     """
     if clip.n_frames < 3:
         return 0
-    start = 0
-    rot_cols = np.array([c for c, name in zip(range(clip.frames.shape[1]), _channel_names(clip)) if name.endswith("rotation")], dtype=int)
-    if rot_cols.size:
-        whole = np.abs(clip.frames[:, rot_cols] - np.round(clip.frames[:, rot_cols])) < 1e-9
-        if whole[0].all() and not whole[1:].all(axis=1).any():
-            start = 1
     q = clip.local_quats()
     if joints is not None:
         q = q[:, joints]
     step = np.degrees(_step_angle_rad(q)).max(axis=1)  # [F-1]: frame k -> k+1
-    if step.size < 2:
-        return start
-    thr = max(LEAD_IN_MIN_STEP_DEG, LEAD_IN_STEP_FACTOR * float(np.median(step[start:])))
+    thr = max(LEAD_IN_MIN_STEP_DEG, LEAD_IN_STEP_FACTOR * float(np.median(step)))
     n_lead = min(round(LEAD_IN_S / clip.frame_time_s), step.size - 1)
-    big = np.nonzero(step[start:n_lead] > thr)[0]
-    if big.size:
-        start = start + int(big[-1]) + 1
-    return start
+    rot_cols = np.array([c for c, name in enumerate(_channel_names(clip)) if name.endswith("rotation")], dtype=int)
+    rest = False
+    if rot_cols.size:
+        rot = clip.frames[:, rot_cols]
+        whole = np.all(np.abs(rot - np.round(rot)) < 1e-9, axis=1)
+        zero = np.mean(np.abs(rot) < 1e-6, axis=1) >= 0.5
+        rest = bool((whole[0] and not whole[1:].any()) or (zero[0] and not zero[1:].any()))
+    if rest:
+        start = 1
+        while start < n_lead and step[start] > thr:
+            start += 1
+        return start
+    big = np.nonzero(step[:n_lead] > 2.0 * thr)[0]
+    return int(big[-1]) + 1 if big.size else 0
 
 
 def _channel_names(clip: BvhClip) -> list[str]:
