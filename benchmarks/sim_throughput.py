@@ -44,13 +44,16 @@ def machine() -> dict:
 def stage_breakdown(cfg, n_units: int) -> dict:
     """Seconds per stage for ``n_units`` units of ``cfg``, the chain of `simulate_imu` step by step."""
     from anymo.body.surface import surface_placements
-    from anymo.sim.dataset import device_choices, device_rate_hz, draw_placements, mocap_clips, to_rate, unit_motion, unit_rng
+    from anymo.motion.procedural import random_body_shape
+    from anymo.sim.config import unit_rng
+    from anymo.sim.placement_draw import draw_placements
+    from anymo.sim.sources import get_source, pick_source
+    from anymo.sim.unit import MARGIN_S, device_choices, device_rate_hz, source_options, stream_windows
     from anymo.sim.hardware import apply_sensor_errors, sample_clock
     from anymo.sim.imu import ideal_imu
     from anymo.sim.mounting import MountingConfig, SoftTissue, random_mounting
     from anymo.sim.simulate import resolve_hardware
 
-    clips = mocap_clips(cfg.mocap_dir)
     t = {"motion": 0.0, "placements_mounting_clock": 0.0, "physics": 0.0, "hardware": 0.0, "resample": 0.0, "write": 0.0}
     seconds = 0.0
     with tempfile.TemporaryDirectory() as tmp:
@@ -58,7 +61,9 @@ def stage_breakdown(cfg, n_units: int) -> dict:
             rng = unit_rng(cfg.seed, u)
             dur = cfg.unit_windows(u) * cfg.window_s
             t0 = time.perf_counter()
-            motion, _ = unit_motion(cfg, rng, dur + 1.0, clips)
+            shape = random_body_shape(rng)
+            name = pick_source(rng, cfg.sources, cfg.source_shares) if len(cfg.sources) > 1 else cfg.sources[0]
+            motion = get_source(name, source_options(cfg)).motion(rng, dur + MARGIN_S, cfg.motion_rate(), shape).motion
             t1 = time.perf_counter()
             ids = draw_placements(rng, cfg.sensors_per_window, cfg.named_fraction)
             choices = device_choices(cfg)
@@ -75,9 +80,7 @@ def stage_breakdown(cfg, n_units: int) -> dict:
             t3 = time.perf_counter()
             acc, gyro = apply_sensor_errors(acc, gyro, hw, rng, rate_hz=rate)
             t4 = time.perf_counter()
-            n_out = int(dur * cfg.rate_hz)
-            acc_o = to_rate(np.asarray(acc, np.float32), rate, cfg.rate_hz, n_out)
-            gyro_o = to_rate(np.asarray(gyro, np.float32), rate, cfg.rate_hz, n_out)
+            acc_o, gyro_o = stream_windows(acc, gyro, rate, cfg.rate_hz, cfg.samples_per_window, cfg.unit_windows(u))
             t5 = time.perf_counter()
             np.savez(Path(tmp) / f"u{u}.npz", acc=acc_o.astype(np.float32), gyro=gyro_o.astype(np.float32))
             t6 = time.perf_counter()
@@ -117,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         m = ds.manifest
         n_bytes = sum(p.stat().st_size for p in ds.shard_paths)
     cfg_args = {k: v for k, v in m["args"].items()}
-    from anymo.sim.dataset import DatasetConfig
+    from anymo.sim.config import DatasetConfig
 
     cfg = DatasetConfig(**cfg_args)
     breakdown = stage_breakdown(cfg, args.breakdown_units) if args.breakdown_units > 0 else None

@@ -195,10 +195,15 @@ class LiveWindower:
         x.stats = LiveWindowInfo(list(self.devices), grid, coverage)
         return x
 
+    def _context_s(self, buf: _Buffer) -> float:
+        """Seconds of samples needed past a window's edges: the resampling kernel's half-width (13.3 samples
+        at the lower of the two rates, `anymo.preprocess.resample` defaults) plus a margin; at least 0.5 s."""
+        return max(0.5, 15.0 / min(buf.rate_hz, self.rate_hz))
+
     def _on_grid(self, buf: _Buffer, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """One stream gap-handled, anti-alias resampled and interpolated onto ``grid``; edge-held where missing."""
         t, x = buf.arrays()
-        margin = 0.5  # seconds of context either side for the resampling kernel
+        margin = self._context_s(buf)
         sel = (t >= grid[0] - margin) & (t <= grid[-1] + margin)
         t, x = t[sel], x[sel]
         y = np.full((self.n_len, 6), np.nan)
@@ -208,11 +213,12 @@ class LiveWindower:
             for seg in segs:
                 if len(seg.data) < 2:
                     continue
-                z = resample(seg.data, seg.rate_hz, self.rate_hz)
-                tz = seg.start_s + np.arange(len(z)) / self.rate_hz
-                inside = (grid >= tz[0]) & (grid <= tz[-1])
-                for c in range(6):
-                    y[inside, c] = np.interp(grid[inside], tz, z[:, c])
+                # resample straight onto the window's grid points inside the segment (no second interpolation)
+                seg_end = seg.start_s + (len(seg.data) - 1) / seg.rate_hz
+                inside = np.flatnonzero((grid >= seg.start_s - 1e-9) & (grid <= seg_end + 1e-9))
+                if len(inside):
+                    y[inside] = resample(seg.data, seg.rate_hz, self.rate_hz, n_out=len(inside),
+                                         t0_s=grid[inside[0]] - seg.start_s)
         covered = np.all(np.isfinite(y), axis=1)
         if covered.any():
             idx = np.flatnonzero(covered)
@@ -234,8 +240,8 @@ class LiveWindower:
         now = newest if now_host_s is None else max(now_host_s, newest)
         while True:
             end = self._next_end
-            slowest = min(b.latest_s for b in self._buf.values())
-            if not (slowest >= end + 0.5 or now >= end + self.max_wait_s):
+            ready = all(b.latest_s >= end + self._context_s(b) for b in self._buf.values())
+            if not (ready or now >= end + self.max_wait_s):
                 break
             out.append(self._cut(end))
             self.windows_emitted += 1

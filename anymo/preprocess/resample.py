@@ -42,11 +42,13 @@ def resample(
     zero_crossings: int = 12,
     rolloff: float = 0.9,
     kaiser_beta: float = 8.0,
+    t0_s: float = 0.0,
 ) -> np.ndarray:
     """Resample ``x`` [T, C] (or [T]) sampled at ``rate_in_hz`` to ``rate_out_hz``.
 
-    Output sample ``j`` is at time ``j / rate_out_hz`` (the first input sample is at t = 0); by default
-    ``n_out = floor((T - 1) * rate_out / rate_in) + 1`` so the output never extends past the input.
+    Output sample ``j`` is at time ``t0_s + j / rate_out_hz`` (the first input sample is at t = 0: a
+    non-zero ``t0_s`` puts the output on another grid, e.g. a live window's); by default
+    ``n_out = floor(((T - 1) / rate_in - t0_s) * rate_out) + 1`` so the output never extends past the input.
     """
     rate_in = check_rate(rate_in_hz, "input")
     rate_out = float(rate_out_hz)
@@ -59,9 +61,10 @@ def resample(
     n_in = arr.shape[0]
     if n_in == 0:
         raise ValueError("cannot resample an empty signal")
+    t0_s = float(t0_s)
     if n_out is None:
-        n_out = int(np.floor((n_in - 1) * rate_out / rate_in + 1e-9)) + 1
-    if abs(rate_in - rate_out) < 1e-9 and n_out <= n_in:
+        n_out = max(0, int(np.floor(((n_in - 1) / rate_in - t0_s) * rate_out + 1e-9)) + 1)
+    if abs(rate_in - rate_out) < 1e-9 and n_out <= n_in and t0_s == 0.0:
         out = arr[:n_out].copy()
         return out[:, 0] if squeeze else out
     ratio = min(1.0, rate_out / rate_in) * rolloff  # cut-off as a fraction of the input Nyquist
@@ -76,13 +79,13 @@ def resample(
         return w / w.sum(axis=1, keepdims=True)
 
     step = Fraction(rate_in / rate_out).limit_denominator(MAX_PHASES)  # input samples per output sample
-    if step.denominator <= max(1, min(MAX_PHASES, n_out // 8)) and abs(float(step) - rate_in / rate_out) <= 1e-12 * float(step):
+    if t0_s == 0.0 and step.denominator <= max(1, min(MAX_PHASES, n_out // 8)) and abs(float(step) - rate_in / rate_out) <= 1e-12 * float(step):
         out = _polyphase(arr, n_out, step.numerator, step.denominator, taps, weights)
     else:
         out = np.empty((n_out, arr.shape[1]), dtype=np.float64)
         chunk = max(1, 2_000_000 // (len(taps) * arr.shape[1]))  # bound the [chunk, taps, C] gather (~16 MB)
         for j0 in range(0, n_out, chunk):
-            pos = np.arange(j0, min(n_out, j0 + chunk), dtype=np.float64) * (rate_in / rate_out)  # in input samples
+            pos = t0_s * rate_in + np.arange(j0, min(n_out, j0 + chunk), dtype=np.float64) * (rate_in / rate_out)  # in input samples
             idx = np.floor(pos).astype(np.int64)[:, None] + taps[None, :]
             w = weights(pos[:, None] - idx)
             out[j0 : j0 + len(pos)] = np.einsum("nk,nkc->nc", w, arr[np.clip(idx, 0, n_in - 1)])  # edge extension
@@ -91,22 +94,27 @@ def resample(
 
 def _polyphase(arr: np.ndarray, n_out: int, num: int, den: int, taps: np.ndarray, weights) -> np.ndarray:
     """Output ``j`` at input position ``j * num / den``: phase ``p = j % den`` has the fixed fraction
-    ``(p * num % den) / den``, so its weights are one row, applied to strided slices of the input."""
-    n_in, n_ch = arr.shape
-    pad = int(taps.max()) + 1
-    x = np.concatenate([np.repeat(arr[:1], pad, 0), arr, np.repeat(arr[-1:], pad + num, 0)])  # edge extension
-    out = np.empty((n_out, n_ch), dtype=np.float64)
-    phases = np.arange(min(den, n_out))
-    base = phases * num // den  # input sample at or before each phase's first output
-    w = weights(((phases * num % den) / den)[:, None] - taps[None, :])
+    ``(p * num % den) / den``, so one [den, L] weight matrix maps each block of ``num`` inputs (plus the
+    kernel's reach either side, L inputs in all) to its ``den`` outputs. The input, viewed as rows of
+    ``num`` samples, meets the matrix in ceil(L / num) batched products (no gather, no copy)."""
+    n_ch = arr.shape[1]
+    phases = np.arange(den)
+    base = phases * num // den  # input sample at or before each phase's output, within a block
+    w = weights(((phases * num % den) / den)[:, None] - taps[None, :])  # [den, taps]
+    lo = int(taps.min())
+    n_q = -(-(int(base[-1]) + len(taps)) // num)  # rows of num inputs one block of outputs reads
+    w_block = np.zeros((den, n_q * num))
     for p in phases:
-        m = len(range(p, n_out, den))
-        acc = np.zeros((m, n_ch))
-        for t, wt in zip(taps, w[p]):
-            s0 = int(base[p] + t + pad)
-            acc += wt * x[s0 : s0 + num * (m - 1) + 1 : num]
-        out[p::den] = acc
-    return out
+        w_block[p, base[p] + np.arange(len(taps))] = w[p]  # column c: input base[p] + lo + c of the block
+    n_blocks = -(-n_out // den)
+    pad_left = -lo
+    pad_right = (n_blocks + n_q) * num - pad_left - len(arr)
+    x = np.concatenate([np.repeat(arr[:1], pad_left, 0), arr, np.repeat(arr[-1:], max(0, pad_right), 0)])  # edge extension
+    rows = x[: (n_blocks + n_q) * num].reshape(n_blocks + n_q, num, n_ch)
+    out = np.zeros((n_blocks, den, n_ch))
+    for q in range(n_q):  # numpy's own loops, not BLAS: bit-identical whatever the thread count (the shards are)
+        out += np.einsum("dr,brc->bdc", w_block[:, q * num : (q + 1) * num], rows[q : q + n_blocks])
+    return out.reshape(n_blocks * den, n_ch)[:n_out]
 
 
 def estimate_rate_hz(t_s: np.ndarray, min_samples: int = 8) -> float | None:

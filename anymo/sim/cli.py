@@ -1,8 +1,10 @@
 """`anymo simulate`: write shards of simulated multi-placement IMU windows with labels and captions.
 
     anymo simulate --out DIR --hours H --seed S [--sensors-per-window K] [--rate-hz 60] [--window-s 5]
+                   [--sources procedural,deepmimic --source-shares 0.9,0.1] [--source-dir NAME=DIR]
 
-The shard format is documented in docs/simulated_dataset.md; the generation in `anymo.sim.dataset`.
+The shard format is documented in docs/simulated_dataset.md; the generation in `anymo.sim.dataset`;
+the motion sources in `anymo.sim.sources` (its table ``SOURCES``).
 """
 
 from __future__ import annotations
@@ -13,14 +15,51 @@ import shlex
 import sys
 from pathlib import Path
 
-from anymo.sim.dataset import DatasetConfig, generate_dataset, prepare_out_dir
+from anymo.sim.config import DatasetConfig
+from anymo.sim.dataset import generate_dataset, prepare_out_dir
+from anymo.sim.sources import SOURCES, SourceOptions, SourceUnavailable, get_source
+
+DEFAULT_SHARES = {"procedural": 0.9, "deepmimic": 0.1}  # the default mix when the DeepMimic clips are there
 
 
-def _default_mocap_dir() -> Path | None:
-    from anymo.data.datasets import default_data_dir
+def _default_sources(options: SourceOptions) -> tuple[list[str], list[float]]:
+    """procedural + deepmimic (0.9 / 0.1) when the DeepMimic clips are found, else procedural alone."""
+    try:
+        get_source("deepmimic", options)
+    except SourceUnavailable:
+        return ["procedural"], [1.0]
+    return ["procedural", "deepmimic"], [DEFAULT_SHARES["procedural"], DEFAULT_SHARES["deepmimic"]]
 
-    d = default_data_dir() / "deepmimic_motions"
-    return d if d.is_dir() else None
+
+def _sources(args: argparse.Namespace) -> tuple[list[str], list[float], list[tuple[str, str]]]:
+    """--sources/--source-shares/--source-dir, and the older --mocap/--no-mocap/--mocap-fraction spelling."""
+    dirs = []
+    for item in args.source_dir:
+        name, sep, folder = item.partition("=")
+        if not sep or not name or not folder:
+            raise ValueError(f"--source-dir takes NAME=DIR (e.g. deepmimic=data/deepmimic_motions), got {item!r}")
+        dirs.append((name.strip(), folder))
+    if args.mocap is not None:
+        dirs.append(("deepmimic", str(args.mocap)))
+    if args.sources is not None:
+        names = [n.strip() for n in args.sources.split(",") if n.strip()]
+    elif args.no_mocap:
+        names = ["procedural"]
+    elif args.mocap is not None or args.mocap_fraction is not None:
+        names = ["procedural", "deepmimic"]
+    else:
+        names, shares = _default_sources(SourceOptions(str(args.data) if args.data else None, tuple(dirs)))
+        return names, shares, dirs
+    if args.source_shares is not None:
+        try:
+            shares = [float(x) for x in args.source_shares.split(",")]
+        except ValueError:
+            raise ValueError(f"--source-shares takes numbers separated by commas (e.g. 0.9,0.1), got {args.source_shares!r}") from None
+    elif names == ["procedural", "deepmimic"] and args.mocap_fraction is not None:
+        shares = [1.0 - args.mocap_fraction, args.mocap_fraction]
+    else:
+        shares = [DEFAULT_SHARES[n] for n in names] if names == list(DEFAULT_SHARES) else [1.0] * len(names)
+    return names, shares, dirs
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
@@ -28,8 +67,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog=prog,
         description="Simulate IMU windows (acc_mps2, gyro_rads) at random body-surface placements of random bodies "
-        "doing procedural activities (and looped motion capture), with activity labels and captions, and write "
-        "them as .npz shards plus DIR/manifest.json. Deterministic for a seed, whatever --workers.",
+        "moving as the motion sources give them (procedural activities, looped motion capture, ...), with activity "
+        "labels and captions, and write them as .npz shards plus DIR/manifest.json. Deterministic for a seed, "
+        "whatever --workers.",
     )
     ap.add_argument("--out", required=True, type=Path, help="output folder (created; must be empty unless --overwrite)")
     ap.add_argument("--hours", required=True, type=float, help="hours of signal to write (windows = hours x 3600 / window-s)")
@@ -42,11 +82,20 @@ def _parser(prog: str) -> argparse.ArgumentParser:
                     help="seconds of one continuous simulated sequence (one body, motion, device set) (default %(default)s)")  # fmt: skip
     ap.add_argument("--shard-windows", type=int, default=d["shard_windows"].default, help="windows per shard file (default %(default)s)")
     ap.add_argument("--device", default=None, help="hardware preset for every unit, or 'ideal' for error-free sensors (default: random preset per unit)")
+    ap.add_argument("--sources", default=None, metavar="A,B,...",
+                    help=f"motion sources, comma-separated, from: {', '.join(SOURCES)} (default: procedural, plus "
+                         "deepmimic when its clips are in the data folder)")  # fmt: skip
+    ap.add_argument("--source-shares", default=None, metavar="X,Y,...",
+                    help="share of the units each source gives, in --sources order (normalised; default 0.9,0.1 for "
+                         "procedural,deepmimic, else equal)")  # fmt: skip
+    ap.add_argument("--source-dir", action="append", default=[], metavar="NAME=DIR",
+                    help="folder of one source's data (default: its folder under --data); repeatable")
+    ap.add_argument("--data", type=Path, default=None, help="the shared data folder sources read (default: $ANYMO_DATA)")
     ap.add_argument("--mocap", type=Path, default=None, metavar="DIR",
-                    help="folder of DeepMimic clips mixed in (default: $ANYMO_DATA/deepmimic_motions when present)")  # fmt: skip
-    ap.add_argument("--no-mocap", action="store_true", help="procedural motion only")
-    ap.add_argument("--mocap-fraction", type=float, default=d["mocap_fraction"].default,
-                    help="fraction of units from motion capture clips (default %(default)s)")  # fmt: skip
+                    help="same as --source-dir deepmimic=DIR with deepmimic among the sources")
+    ap.add_argument("--no-mocap", action="store_true", help="same as --sources procedural")
+    ap.add_argument("--mocap-fraction", type=float, default=None,
+                    help="same as --sources procedural,deepmimic --source-shares 1-F,F")  # fmt: skip
     ap.add_argument("--named-fraction", type=float, default=d["named_fraction"].default,
                     help="fraction of placements drawn inside named regions (wrist, thigh, ...) (default %(default)s)")  # fmt: skip
     ap.add_argument("--soft-tissue-fraction", type=float, default=d["soft_tissue_fraction"].default,
@@ -59,8 +108,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
 
 def main(argv: list[str], prog: str = "anymo simulate") -> int:
     args = _parser(prog).parse_args(argv)
-    mocap = None if args.no_mocap else (args.mocap if args.mocap is not None else _default_mocap_dir())
     try:
+        names, shares, dirs = _sources(args)
         cfg = DatasetConfig(
             hours=args.hours,
             seed=args.seed,
@@ -70,13 +119,17 @@ def main(argv: list[str], prog: str = "anymo simulate") -> int:
             unit_s=args.unit_s,
             shard_windows=args.shard_windows,
             device=args.device,
-            mocap_dir=str(mocap) if mocap is not None else None,
-            mocap_fraction=args.mocap_fraction,
+            sources=tuple(names),
+            source_shares=tuple(shares),
+            data_dir=str(args.data) if args.data is not None else None,
+            source_dirs=tuple(dirs),
             named_fraction=args.named_fraction,
             soft_tissue_fraction=args.soft_tissue_fraction,
         )
         if args.workers is not None and args.workers < 1:
             raise ValueError(f"--workers must be at least 1, got {args.workers}")
+        for name in cfg.sources:
+            get_source(name, SourceOptions(cfg.data_dir, cfg.source_dirs))  # SourceUnavailable: before --out is made
         prepare_out_dir(args.out, args.overwrite)
     except ValueError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)

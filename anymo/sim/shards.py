@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from anymo.preprocess.model_input import ModelInput, WindowMeta
+
 FORMAT_NAME = "anymo-sim-shards"
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -167,6 +169,10 @@ class ShardedDataset:
             raise ShardFormatError(f"{path}: contents differ from the manifest's digest (file changed or corrupt)")
         return arrays
 
+    def model_input(self, index: int, verify: bool = False) -> ModelInput:
+        """Shard ``index`` as the model input (`load_model_input`; the shard's other arrays via `shard`)."""
+        return load_model_input(self.shard(index, verify=verify))
+
     def iter_shards(self, verify: bool = False) -> Iterator[dict[str, np.ndarray]]:
         for i in range(len(self.manifest["shards"])):
             yield self.shard(i, verify=verify)
@@ -189,6 +195,24 @@ class ShardedDataset:
                     source=str(a["source"][i]),
                     rate_hz=rate,
                 )
+
+
+SIM_DATASET = "sim"
+
+
+def load_model_input(arrays: dict[str, np.ndarray]) -> ModelInput:
+    """One shard's windows as the model input (`ModelInput`: acc in g, gyro rad/s, clipped, at the shard's
+    rate), every slot a sensor with a gyroscope at its placement id. ``meta``: label = the activity,
+    captions = (the caption,), subject = ``sim:<unit>``, recording = the unit, start_s = the window's start
+    in its unit. What only training uses (device_rot, segment_id, label_purity, device, source, ...) stays
+    in ``arrays``, row for row."""
+    n = int(arrays["acc_mps2"].shape[0])
+    unit = np.asarray(arrays["unit_id"], dtype=np.int64)
+    meta = WindowMeta([str(a) for a in arrays["activity"].tolist()], [(str(c),) for c in arrays["caption"].tolist()],
+                      [f"sim:{u}" for u in unit.tolist()], [SIM_DATASET] * n, unit,
+                      np.asarray(arrays["window_start_s"], dtype=np.float64), np.zeros(n, bool))
+    pid = np.asarray(arrays["placement_id"], dtype=np.int32)
+    return ModelInput.from_arrays(arrays["acc_mps2"], arrays["gyro_rads"], pid, meta=meta, rate_hz=float(arrays["rate_hz"]))
 
 
 def load_manifest(directory: str | Path) -> dict:

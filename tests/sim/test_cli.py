@@ -29,7 +29,7 @@ def test_tiny_run_writes_a_readable_dataset(tmp_path, capsys) -> None:
     assert len(ds) == 4  # 0.005 h = 18 s -> 3.6 -> 4 windows of 5 s
     m = ds.manifest
     assert m["args"]["sensors_per_window"] == 3 and m["seed"] == 3 and m["command"].startswith(PROG)
-    assert m["mocap_clips"] == [] and m["counts"]["per_source"] == {"procedural": 4}
+    assert m["sources"] == {"procedural": {"share": 1.0}} and m["counts"]["per_source"] == {"procedural": 4}
     a = ds.shard(0, verify=True)
     assert a["acc_mps2"].shape == (4, 3, 300, 3)
     assert np.all(a["device_rate_hz"] > 0)
@@ -59,7 +59,8 @@ def test_mocap_clips_are_mixed_in_when_asked(tmp_path, capsys) -> None:
     code, _, err = _run([*args, "--workers", "1", "-q"], capsys)
     assert code == 0, err
     m = json.loads((out / "manifest.json").read_text())
-    assert "humanoid3d_walk.txt" in m["mocap_clips"] and "humanoid3d_kick.txt" not in m["mocap_clips"]  # kick does not loop
+    clips = m["sources"]["deepmimic"]["clips"]
+    assert "humanoid3d_walk.txt" in clips and "humanoid3d_kick.txt" not in clips  # kick does not loop
     assert all(k.startswith("deepmimic:") for k in m["counts"]["per_source"])
 
 
@@ -73,7 +74,10 @@ def test_mocap_clips_are_mixed_in_when_asked(tmp_path, capsys) -> None:
         (["--hours", "1", "--sensors-per-window", "2401"], "between 1 and the number of placements (2400)"),
         (["--hours", "1", "--device", "fitbit-xyz"], "fitbit-xyz"),
         (["--hours", "1", "--workers", "0"], "--workers must be at least 1"),
-        (["--hours", "1", "--mocap", "/no/such/folder"], "is not a folder"),
+        (["--hours", "1", "--mocap", "/no/such/folder"], "no folder of DeepMimic clips at /no/such/folder"),
+        (["--hours", "1", "--sources", "procedural,nope"], "unknown motion source(s) ['nope']"),
+        (["--hours", "1", "--sources", "procedural", "--source-shares", "x"], "--source-shares takes numbers"),
+        (["--hours", "1", "--source-dir", "deepmimic"], "--source-dir takes NAME=DIR"),
     ],
 )
 def test_bad_input_is_a_clear_error(tmp_path, capsys, extra, words) -> None:

@@ -13,21 +13,16 @@ from anymo.body.named_placements import placement_ids_for
 from anymo.body.placement_names import NAMED_PLACEMENTS
 from anymo.body.surface import N_PLACEMENTS, placement_table_from_json, reference_placements
 from anymo.data.recording import LabelSegment
-from anymo.sim.dataset import (
-    DatasetConfig,
-    draw_placements,
-    generate_dataset,
-    phrase_without_params,
-    segment_captions,
-    unit_rng,
-    window_caption,
-    window_labels,
-)
+from anymo.preprocess.labels import label_cover as window_labels
+from anymo.sim.captions import phrase_without_params, segment_captions, window_caption
+from anymo.sim.config import DatasetConfig, unit_rng
+from anymo.sim.dataset import generate_dataset
+from anymo.sim.placement_draw import draw_placements
 from anymo.sim.shards import SHARD_ARRAYS, ShardFormatError, arrays_digest, load_shards, read_shard
 
 G = 9.80665
 # 0.01 h = 36 s -> 7 windows of 5 s; units of 15 s -> 3 units (3, 3, 1 windows); 3 windows per shard
-SMALL = dict(hours=0.01, sensors_per_window=4, unit_s=15.0, shard_windows=3, mocap_dir=None)
+SMALL = dict(hours=0.01, sensors_per_window=4, unit_s=15.0, shard_windows=3)
 
 
 def _arrays(directory: Path) -> list[dict[str, np.ndarray]]:
@@ -135,13 +130,13 @@ def test_still_activities_read_gravity(tmp_path) -> None:
     still = [a for a in procedural.ACTIVITIES if a in ("standing", "standing_still", "sitting", "lying", "sitting_still")]
     if not still:
         pytest.skip(f"no still activity among {procedural.ACTIVITIES}")
-    from anymo.sim.dataset import simulate_unit
+    from anymo.sim.unit import simulate_unit
 
-    cfg = DatasetConfig(hours=0.003, seed=1, sensors_per_window=6, unit_s=10.0, mocap_dir=None)
+    cfg = DatasetConfig(hours=0.003, seed=1, sensors_per_window=6, unit_s=10.0)
     real_generate = procedural.generate_sequence
     try:  # one still activity for the whole unit
         procedural.generate_sequence = lambda _acts, d, rng, **kw: procedural.generate_activity(still[0], d, rng, **kw)
-        res = simulate_unit(cfg, 0, [])
+        res = simulate_unit(cfg, 0)
     finally:
         procedural.generate_sequence = real_generate
     acc = res.arrays["acc_mps2"].astype(np.float64)
@@ -183,7 +178,10 @@ def test_window_labels_majority_and_purity() -> None:
         (dict(hours=1.0, sensors_per_window=0), "sensors_per_window"),
         (dict(hours=1.0, rate_hz=50.0, window_s=5.01), "whole number"),
         (dict(hours=1.0, device="no-such-watch"), "no-such-watch"),
-        (dict(hours=1.0, mocap_fraction=1.5), "mocap_fraction"),
+        (dict(hours=1.0, named_fraction=1.5), "named_fraction"),
+        (dict(hours=1.0, sources=("procedural", "nope")), "unknown motion source"),
+        (dict(hours=1.0, sources=("procedural", "deepmimic"), source_shares=(1.0,)), "one share per source"),
+        (dict(hours=1.0, sources=("procedural",), source_shares=(-1.0,)), "non-negative"),
     ],
 )
 def test_config_rejects_impossible_settings(kw, words) -> None:
