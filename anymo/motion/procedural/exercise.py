@@ -14,9 +14,9 @@ from anymo.body.skeleton import Skeleton
 from anymo.motion.procedural.arms import solve_leg
 from anymo.motion.procedural.gait import _hop_z, _lowest_on_floor, _spring_mass_z
 from anymo.motion.procedural.params import ActivityParams
-from anymo.motion.procedural.pose import OTHER_SIDE, SIDES, Pose, fk_rel
+from anymo.motion.procedural.pose import OTHER_SIDE, SIDES, Pose, fk_rel, plant_root
 from anymo.motion.procedural.postures import breathing, planted, standing_base
-from anymo.motion.procedural.signals import dwell, fade_in_out, phase_from_freq, rep_profile, smooth_noise, whole_cycles
+from anymo.motion.procedural.signals import dwell, fade_in_out, phase_from_freq, rep_profile, smooth_noise, smoothstep, whole_cycles
 from anymo.motion.procedural.upper import Body
 
 D = np.deg2rad
@@ -85,8 +85,16 @@ def shoulder_shrug(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_
 
 
 def arm_curls(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
+    """Biceps curls: the elbow flexes 110-140 deg while the forearm supinates from neutral (palm in, arm
+    hanging) to palm up - the biceps is the main supinator and a dumbbell curl turns the palm up as it
+    rises (forearm range ~75 deg pronation / ~85 deg supination: Morrey, Askew & Chao 1981, J Bone Joint
+    Surg Am 63:872); the elbow drifts forward 15-25 deg. Was: a fixed supinated forearm and a 15 deg drift,
+    so the forearm only turned about one axis. Tempo 1.5-3 s per repetition (moderate tempo, 1-2 s per
+    phase: ACSM 2009, Med Sci Sports Exerc 41:687)."""
     top = D(rng.uniform(110, 140))
-    return _arm_rep(p, rng, sk, t_s, (2.0, 4.0), lambda pose, s, e: (pose.shoulder(s, flex=D(5) + D(15) * e, abd=D(5)), pose.elbow(s, D(10) + top * e, pronation=-D(80))))
+    drift = D(rng.uniform(15, 25))
+    return _arm_rep(p, rng, sk, t_s, (1.5, 3.0), lambda pose, s, e: (pose.shoulder(s, flex=D(5) + drift * e, abd=D(5)),
+                                                                      pose.elbow(s, D(10) + top * e, pronation=D(0) - D(80) * e)))
 
 
 def upright_row(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
@@ -134,7 +142,11 @@ def shoulder_pendulum(p: ActivityParams, rng: np.random.Generator, sk: Skeleton,
 # --- lower-body strength and jumps ----------------------------------------------------------
 
 def squats(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
-    e = _reps(p, rng, t_s, (2.5, 4.5)) * p.amplitude
+    """Bodyweight squats at 1.6-3.0 s per repetition (was 2.5-4.5 s): healthy adults stand up from and
+    sit back down on a chair 12-19 times in 30 s (1.6-2.5 s per cycle) in the 30-s chair stand test (Jones,
+    Rikli & Beam 1999, Res Q Exerc Sport 70:113; Rikli & Jones 1999 norms), and self-paced squats take
+    about 2 s (1 s down, 1 s up: e.g. Dionisio, Almeida, Duarte & Hirata 2008, J Electromyogr Kinesiol 18:134)."""
+    e = _reps(p, rng, t_s, (1.6, 3.0)) * p.amplitude
     depth = D(rng.uniform(80, 115))
     pose = Pose(len(t_s))
     p.extra["posture"] = "standing"
@@ -154,24 +166,41 @@ def squats(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.nd
 
 
 def lunges(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
-    """Split squat in place: one foot ahead, both knees bend until the back knee nears the floor."""
-    e = _reps(p, rng, t_s, (2.5, 4.5)) * p.amplitude
+    """Forward lunges: from standing, step forward with one leg, lower until the back knee nears the floor,
+    rise, and step back to standing - every repetition. The back leg stays planted and its thigh swings
+    from vertical to ~25 deg behind as the front foot steps out (the forward lunge of e.g. Escamilla et al.
+    2008, J Orthop Sports Phys Ther 38:681: front knee to ~90 deg, step length ~0.7-0.9 of leg length;
+    Riemann, Lapinski, Smith & Davies 2012, J Strength Cond Res 26:1466). Was: a split squat in place, both
+    feet fixed, so the back thigh only rotated ~10 deg."""
+    p.tempo_hz = 1.0 / rng.uniform(2.5, 4.5)
+    ph, scale = whole_cycles(phase_from_freq(t_s, p.tempo_hz * (1 + 0.05 * smooth_noise(t_s, rng, 0.1))))
+    p.tempo_hz *= scale
+    u = np.mod(ph / (2 * np.pi), 1.0)
+    env = fade_in_out(t_s, t_s[-1], min(0.5, 0.1 * t_s[-1]))
+    amp = p.amplitude
+    step = smoothstep(u / 0.2) * (1 - smoothstep((u - 0.8) / 0.2)) * env  # 0 feet together, 1 split stance
+    depth = smoothstep((u - 0.25) / 0.2) * (1 - smoothstep((u - 0.55) / 0.2)) * amp * env  # lowering
+    lift = (np.sin(np.pi * np.clip(u / 0.2, 0, 1)) ** 2 + np.sin(np.pi * np.clip((u - 0.8) / 0.2, 0, 1)) ** 2) * env  # foot off the floor
     front = p.hand  # the leading leg (reported as the side in the captions)
     back = OTHER_SIDE[front]
     pose = Pose(len(t_s))
     p.extra["posture"] = "standing"
-    pose.trunk(flex=p.style.trunk_lean_rad + D(5) * e - breathing(t_s, rng))
-    pose.hip(front, D(30) + D(55) * e, abd=D(3))
-    pose.knee(front, D(5) + D(85) * e)
-    pose.ankle(front, -D(25) + D(30) * e)
-    pose.hip(back, -D(25) + D(10) * e, abd=D(3))
-    pose.knee(back, D(10) + D(80) * e)
-    pose.ankle(back, -D(15) + D(40) * e)
-    pose.toe(back, D(40) + D(10) * e)
+    pose.trunk(flex=p.style.trunk_lean_rad + D(5) * depth - breathing(t_s, rng))
+    pose.hip(front, D(30) * step + D(55) * depth + D(25) * lift, abd=D(3))
+    pose.knee(front, D(5) + D(85) * depth + D(45) * lift)
+    pose.ankle(front, -D(25) * step + D(30) * depth)
+    pose.hip(back, -D(25) * step + D(10) * depth, abd=D(3))
+    pose.knee(back, D(5) + D(5) * step + D(80) * depth)
+    pose.ankle(back, -D(15) * step + D(40) * depth)
+    pose.toe(back, D(40) * step + D(10) * depth)
     for side in ("right", "left"):
         pose.shoulder(side, flex=D(5), abd=D(8))
         pose.elbow(side, D(70), pronation=D(20))
-    return planted(sk, pose, p.rate_hz)
+    local = pose.local
+    # the back foot carries the body; the front one only once it has landed in the split stance
+    w_front = 0.5 * step * (1 - np.clip(lift, 0, 1))
+    stance = np.stack([w_front, 1 - w_front], axis=1) if front == "right" else np.stack([1 - w_front, w_front], axis=1)
+    return local, plant_root(sk, *fk_rel(sk, local), p.rate_hz, softness_m=0.02, stance=stance)
 
 
 def _bump(ph: np.ndarray, centre_frac: float, width_frac: float) -> np.ndarray:
