@@ -27,6 +27,7 @@ from pathlib import Path
 from anymo.body.placement_names import check_placement_name
 
 from .bluez_devices import release_hint
+from .clock import format_drift
 from .devices import DRIVERS
 from .pairing import Calibration, PairedDevice, PairingStore, normalize_address
 
@@ -235,7 +236,8 @@ STAT_COLUMNS = ["ADDRESS", "TYPE", "PLACEMENT", "SAMPLES", "RATE_HZ", "LOST", "R
 
 def _stats_rows(stats) -> list[list[str]]:
     return [[s.address, s.device_type, s.placement, str(s.samples_received), _fmt(s.rate_hz, ".2f"),
-             str(s.packets_lost), str(s.reconnects), _fmt(s.clock_offset_ms, ".1f"), _fmt(s.clock_drift_ppm, ".1f")]
+             str(s.packets_lost), str(s.reconnects), _fmt(s.clock_offset_ms, ".1f"),
+             format_drift(s.clock_drift_ppm, s.clock_drift_ci_ppm)]
             for s in stats.values()]
 
 

@@ -80,7 +80,8 @@ class DeviceStats:
     connected: bool = False  # the link is up now
     connected_at_end: bool = False  # the link was up when the session ended (False: it was lost and not back)
     clock_offset_ms: float = float("nan")
-    clock_drift_ppm: float = float("nan")
+    clock_drift_ppm: float = float("nan")  # NaN until 10 s of data
+    clock_drift_ci_ppm: float = float("nan")  # half-width of a ~95 % interval of clock_drift_ppm (clock.py)
     clock_residual_ms: float = float("nan")
     clock_epochs: int = 0
     rate_hz: float = float("nan")
@@ -323,6 +324,7 @@ class DeviceStream:
         if self.clock.ready:
             est = self.clock.estimate()
             st.clock_offset_ms, st.clock_drift_ppm = est.offset_ms, est.drift_ppm
+            st.clock_drift_ci_ppm = est.drift_ci_ppm
             st.clock_residual_ms, st.clock_epochs = est.residual_ms, est.epoch
         if self._periods:
             # nominal rate from the device's own sample spacing, converted to host seconds
