@@ -41,6 +41,9 @@ from anymo.motion.base import BodyMotion
 SOURCES: dict[str, str] = {
     "procedural": "anymo.sim.sources:ProceduralSource",
     "deepmimic": "anymo.sim.sources:DeepMimicSource",
+    "mocap": "anymo.motion.mocap:MocapSimSource",  # CMU + HDM05 clips with text, training subjects
+    "mocap_heldout": "anymo.motion.mocap:MocapHeldoutSimSource",  # held-out subjects: synthetic checks only
+    "compositional": "anymo.motion.compositional.source:CompositionalSource",
 }
 
 MOTION_ATTEMPTS = 5  # procedural sequences the blender may refuse in a row before the unit fails
