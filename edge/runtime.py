@@ -174,6 +174,7 @@ class LiveRuntime:
         self._caption_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="anymo-caption") \
             if captioner is not None and cfg.caption_every > 0 else None
         self._caption_busy = threading.Event()
+        self._captions_ready: deque[CaptionEvent] = deque()  # finished in the caption thread, not yet delivered
         self._loop: asyncio.AbstractEventLoop | None = None
         self.latencies_ms: list[float] = []  # per block: arrival -> first label that includes it
         self.inference_ms: list[float] = []
@@ -233,10 +234,11 @@ class LiveRuntime:
     def poll(self, now: float | None = None) -> list[LabelEvent]:
         """Cut and label every window that is due at host time ``now`` (default: the clock)."""
         now = self.clock() if now is None else now
-        if self.store is not None:
-            self.store.tick()
         if self._closed:
             return []
+        self._deliver_captions()
+        if self.store is not None:
+            self.store.tick()
         out = []
         for win in self.windower.pop_windows(now_host_s=now):
             ev = self._label_window(win)
@@ -313,14 +315,9 @@ class LiveRuntime:
         self._caption_busy.set()
         labels = [t for t, _ in ev.top] if ev.label == UNCERTAIN else [ev.label] + [t for t, _ in ev.top if t != ev.label]
         labels = labels[:self.config.top_k]
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
-        self._caption_pool.submit(self._caption_job, ev, token_ids, labels, placements, loop)
+        self._caption_pool.submit(self._caption_job, ev, token_ids, labels, placements)
 
-    def _caption_job(self, ev: LabelEvent, token_ids: np.ndarray, labels: list[str], placements: list[str],
-                     loop: asyncio.AbstractEventLoop | None) -> None:
+    def _caption_job(self, ev: LabelEvent, token_ids: np.ndarray, labels: list[str], placements: list[str]) -> None:
         try:
             t0 = time.perf_counter()
             text = str(self.captioner.caption(token_ids, labels, placements)).strip()
@@ -330,14 +327,15 @@ class LiveRuntime:
             log.exception("captioning window %d failed", ev.window_index)
             self._caption_busy.clear()
             return
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._deliver_caption, cap)
-        else:
-            self._deliver_caption(cap)
+        self._captions_ready.append(cap)  # delivered by poll() on the runtime's own thread (store, listeners)
+        self._caption_busy.clear()
+
+    def _deliver_captions(self) -> None:
+        while self._captions_ready:
+            self._deliver_caption(self._captions_ready.popleft())
 
     def _deliver_caption(self, cap: CaptionEvent) -> None:
-        self._caption_busy.clear()
-        if self._closed or not cap.text:
+        if not cap.text:
             return
         self.captions_emitted += 1
         self.captions.append(cap)
@@ -366,4 +364,5 @@ class LiveRuntime:
             while self._caption_busy.is_set() and time.monotonic() < deadline:
                 time.sleep(0.01)
             self._caption_pool.shutdown(wait=False, cancel_futures=True)
+            self._deliver_captions()
         self._closed = True
