@@ -59,7 +59,7 @@ HELDOUT_SUBJECTS: frozenset[str] = frozenset({"cmu:07", "cmu:09", "cmu:13", "cmu
 MIN_CLIP_S = 0.5  # shorter (after the lead-in) is skipped: too short to be a motion with a caption
 STANDING_HEIGHT_RANGE_M = (1.4, 2.1)  # the source rig's standing height must be human
 BLEND_S = 0.4  # crossfade between consecutive clips of a sequence
-_CACHE_CLIPS = 48  # cleaned clips kept per process
+_CACHE_CLIPS = 512  # cleaned clips kept per process (all 466 of the shared set: ~75 MB as float32)
 
 _SUBJECTS = ("a person", "someone", "the subject", "the participant", "an individual")
 
@@ -477,7 +477,7 @@ class MocapSource:
             raise ValueError(f"too short: {m.duration_s:.2f} s after the lead-in (< {MIN_CLIP_S} s)")
         if not (np.all(np.isfinite(m.pos_m)) and np.all(np.isfinite(m.quat_wxyz))):
             raise ValueError("NaN in the retargeted motion")
-        c = _Clean(locals_of(m), m.pos_m[:, 0] / h_ref, float(m.rate_hz), report)
+        c = _Clean(locals_of(m).astype(np.float32), (m.pos_m[:, 0] / h_ref).astype(np.float32), float(m.rate_hz), report)
         self._cache[clip.id] = c
         while len(self._cache) > _CACHE_CLIPS:
             self._cache.popitem(last=False)
@@ -533,7 +533,7 @@ class MocapSource:
         texts: list[tuple[str, tuple[str, ...]]] = []
         for clip, mirror in picks:
             c = self._clean(clip)
-            local, root = c.local, c.root_per_m * h
+            local, root = c.local.astype(np.float64), c.root_per_m.astype(np.float64) * h
             if mirror:
                 local, root = mirror_locals(local, root)
             key_t = np.arange(local.shape[0]) / c.rate_hz
@@ -595,9 +595,56 @@ class MocapSource:
         }
 
 
+# ---- `anymo simulate --sources ...,mocap` -------------------------------------------------------------
+
+
+class MocapSimSource:
+    """The `anymo.sim.sources` adapter (contract in that module's docstring): random sequences of the
+    training clips (``split = "train"``; the registry's ``mocap_heldout`` gives the held-out subjects)
+    on the unit's random body, each clip mirrored with probability 0.5."""
+
+    name = "mocap"
+    default_subdir: str | None = MOCAP_FOLDER
+    split = "train"
+
+    def __init__(self, options) -> None:
+        from anymo.sim.sources import SourceUnavailable
+
+        folder = options.folder(self.name, self.default_subdir)
+        if folder is None or not (folder / "index.csv").is_file():
+            raise SourceUnavailable(
+                f"{self.name}: no motion capture index at {folder}/index.csv; give the folder with --source-dir "
+                f"{self.name}=DIR (or set --data / ANYMO_DATA), or leave {self.name} out of --sources"
+            )
+        self.source = MocapSource(folder, split=self.split)
+
+    def motion(self, rng: np.random.Generator, duration_s: float, rate_hz: float, shape: BodyShape):
+        from anymo.sim.sources import SourceMotion
+
+        m = self.source.motion(rng, duration_s, shape, rate_hz)
+        return SourceMotion(m, self.name)  # the clips of the sequence are in m.source ("mocap:id+id~mirrored+...")
+
+    def manifest(self) -> dict:
+        return {
+            "split": self.split,
+            "heldout_subjects": sorted(HELDOUT_SUBJECTS),
+            "clips": len(self.source.clips),
+            "skipped": dict(sorted(self.source.skipped.items())),
+        }
+
+
+class MocapHeldoutSimSource(MocapSimSource):
+    """The held-out subjects' clips (`HELDOUT_SUBJECTS`), for the model's synthetic retrieval/captioning checks only."""
+
+    name = "mocap_heldout"
+    split = "heldout"
+
+
 __all__ = [
     "HELDOUT_SUBJECTS",
     "MocapClip",
+    "MocapHeldoutSimSource",
+    "MocapSimSource",
     "MocapSource",
     "locals_of",
     "mirror_locals",
