@@ -76,6 +76,8 @@ def _scan_parser(prog: str) -> argparse.ArgumentParser:
 async def _scan(args) -> int:
     from .scan import held_message, scan
 
+    if not (args.timeout > 0 and math.isfinite(args.timeout)):
+        raise CliError(f"--timeout must be a positive number of seconds, got {args.timeout:g}", 2)
     found = await scan(args.timeout, include_unsupported=args.all, service_filter=args.service_filter,
                        adapter=args.adapter)
     if args.json:
@@ -133,8 +135,10 @@ async def _pair(args) -> int:
                 calibration = Calibration.from_json(json.loads(args.calibration.read_text()))
             except (OSError, json.JSONDecodeError) as exc:
                 raise ValueError(f"cannot read the calibration file {args.calibration}: {exc}") from None
-        if not args.timeout > 0:
+        if not (args.timeout > 0 and math.isfinite(args.timeout)):
             raise ValueError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
+        if args.rate_hz is not None and not (args.rate_hz > 0 and math.isfinite(args.rate_hz)):
+            raise ValueError(f"--rate-hz must be a positive number of samples per second, got {args.rate_hz:g}")
     except (TypeError, ValueError) as exc:
         raise CliError(str(exc), 2) from None
     if device_type is None or args.check:
@@ -258,13 +262,19 @@ async def _stream(args) -> int:
     if not devices:
         raise CliError(f"no paired devices in {store.path}: pair one first (`anymo scan`, then "
                        "`anymo pair ADDRESS --placement NAME`)", 2)
-    if args.seconds is not None and args.seconds <= 0:
-        raise CliError(f"--seconds must be positive, got {args.seconds:g}", 2)
+    if args.seconds is not None and not (args.seconds > 0 and math.isfinite(args.seconds)):
+        raise CliError(f"--seconds must be a positive number of seconds, got {args.seconds:g} (leave it out to "
+                       "stream until Ctrl-C)", 2)
     if args.record is not None and args.record.exists():
         raise CliError(f"{args.record} exists; recordings are never overwritten: choose a new file name", 2)
     for path, what in ((args.record, "recording"), (args.json, "statistics file")):
         if path is not None:
             _check_writable_folder(path, what)
+    if args.json is not None and args.json.is_dir():
+        raise CliError(f"--json {args.json} is a folder; give the statistics file's name, e.g. "
+                       f"{args.json / 'stats.json'}", 2)
+    if args.json is not None and args.json.exists() and not os.access(args.json, os.W_OK):
+        raise CliError(f"--json {args.json} exists and is not writable; choose another path", 2)
     session = Session(devices, record=args.record, config=SessionConfig(adapter=args.adapter))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

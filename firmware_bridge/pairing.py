@@ -241,13 +241,25 @@ class PairingStore:
     def lock_path(self) -> Path:
         return self.path.with_name(self.path.name + ".lock")
 
+    def _unusable(self, what: Path, exc: OSError) -> ValueError:
+        if what.is_dir():
+            problem = "is a folder, not a file"
+        else:
+            problem = f"cannot be used ({exc.strerror or exc})"
+        return ValueError(f"the pairing store {what} {problem}: move it away, or point ANYMO_CONFIG_DIR at another "
+                          "folder (the pairing store is the file devices.json in it)")
+
     @contextlib.contextmanager
     def _locked(self, exclusive: bool) -> Iterator[None]:
         if not exclusive and not self.path.parent.exists():
             yield
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.lock_path, "a+b") as lock:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            lock = open(self.lock_path, "a+b")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise self._unusable(self.lock_path if self.path.parent.is_dir() else self.path.parent, exc) from None
+        with lock:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             try:
                 yield
@@ -265,6 +277,8 @@ class PairingStore:
             return {}
         except UnicodeDecodeError as exc:
             raise self._corrupt(f"not UTF-8 text: {exc}") from None
+        except OSError as exc:  # a folder named devices.json, no permission, ...
+            raise self._unusable(self.path, exc) from None
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as exc:
@@ -290,7 +304,10 @@ class PairingStore:
 
     def _write(self, devices: dict[str, PairedDevice]) -> None:
         doc = {"schema_version": SCHEMA_VERSION, "devices": [d.to_json() for d in devices.values()]}
-        atomic_write_text(self.path, json.dumps(doc, indent=2, allow_nan=False) + "\n")
+        try:
+            atomic_write_text(self.path, json.dumps(doc, indent=2, allow_nan=False) + "\n")
+        except OSError as exc:
+            raise self._unusable(self.path, exc) from None
 
     def load(self) -> dict[str, PairedDevice]:
         """All paired devices by address (empty when the file does not exist yet)."""

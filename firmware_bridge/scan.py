@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from dataclasses import dataclass
 
 from bleak import BleakScanner
@@ -111,8 +112,8 @@ async def scan(timeout_s: float = 5.0, *, include_unsupported: bool = False, ser
                adapter: str | None = None) -> list[FoundDevice]:
     """Advertising devices, strongest first. ``service_filter``: let BlueZ report only devices advertising a
     driver's service UUID (cheaper, but misses devices recognised by name only, e.g. Polar)."""
-    if timeout_s <= 0:
-        raise ValueError(f"scan timeout must be positive seconds, got {timeout_s}")
+    if not (timeout_s > 0 and math.isfinite(timeout_s)):
+        raise ValueError(f"scan timeout must be a positive number of seconds, got {timeout_s}")
     kwargs: dict = {"service_uuids": driver_service_uuids()} if service_filter else {}
     if adapter:
         kwargs["bluez"] = {"adapter": adapter}

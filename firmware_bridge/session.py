@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
 from collections.abc import AsyncIterator
@@ -151,8 +152,8 @@ class Session:
 
         Raises ``BluetoothUnavailable`` (adapter off, no adapter, no BlueZ) with the fix in its message.
         """
-        if seconds is not None and seconds <= 0:
-            raise ValueError(f"--seconds must be positive, got {seconds}")
+        if seconds is not None and not (seconds > 0 and math.isfinite(seconds)):
+            raise ValueError(f"seconds must be a positive, finite number (None: until stop()), got {seconds}")
         if self.record_path is not None:
             self.recorder = RecordingWriter(
                 self.record_path, [DeviceMeta(d.address, d.device_type, d.placement, d.name or "")

@@ -63,6 +63,14 @@ def test_scan_pair_stream_record(emulated: dict, tmp_path: Path) -> None:
     pair = anymo(["pair", "aa:4d:00:00:00:01", "--placement", "left_wrist"], env)
     assert pair.returncode == 0, pair.stderr
     assert "paired AA:4D:00:00:00:01 (AnyMo IMU" in pair.stdout
+    # --device is checked against what the device advertises when it is in range
+    wrong = anymo(["pair", "AA:4D:00:00:00:02", "--placement", "right_thigh", "--device", "anymo-imu"], env)
+    assert wrong.returncode == 2, wrong.stderr
+    assert "is a Polar Verity Sense (polar-verity" in wrong.stderr and "--device polar-verity" in wrong.stderr
+    away = anymo(["pair", "AA:4D:00:00:00:07", "--placement", "left_ankle", "--device", "movesense", "--timeout", "1"],
+                 env)
+    assert away.returncode == 0 and "not in range: its type was not checked" in away.stderr
+    assert anymo(["devices", "remove", "AA:4D:00:00:00:07"], env).returncode == 0
     pair = anymo(["pair", "AA:4D:00:00:00:02", "--placement", "right_thigh", "--device", "polar-verity"], env)
     assert pair.returncode == 0, pair.stderr
     listed = json.loads(anymo(["devices", "--json"], env).stdout)
@@ -227,3 +235,38 @@ def test_stream_says_which_device_gave_nothing_or_was_lost_and_exits_1(tmp_path:
     assert stats["AA:4D:00:00:00:01"]["connected_at_end"] is False and stats["AA:4D:00:00:00:09"]["samples_received"] == 0
     (r,) = read_recording(rec)
     assert r.n_samples == stats["AA:4D:00:00:00:01"]["samples_received"] > 50
+
+
+def test_bad_stream_arguments_are_refused_before_connecting(tmp_path: Path, monkeypatch, capsys) -> None:
+    """--seconds nan / inf / 0 and a --json that is a folder are usage errors (exit 2) found before any Bluetooth
+    is touched (was: nan accepted, and --json DIR failing only after the whole session)."""
+    import time
+
+    monkeypatch.setenv("ANYMO_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", f"unix:path={tmp_path / 'no-bus'}")  # any connection would fail
+    assert main(["pair", "AA:4D:00:00:00:01", "--placement", "left_wrist", "--device", "anymo-imu", "--no-check"],
+                "anymo pair") == 0
+    capsys.readouterr()
+    for seconds in ("nan", "inf", "0", "-3"):
+        assert main(["stream", "--seconds", seconds], "anymo stream") == 2
+        assert "--seconds must be a positive number" in capsys.readouterr().err
+    t0 = time.monotonic()
+    assert main(["stream", "--seconds", "30", "--json", str(tmp_path)], "anymo stream") == 2
+    assert time.monotonic() - t0 < 5.0
+    err = capsys.readouterr().err
+    assert f"--json {tmp_path} is a folder" in err and "stats.json" in err
+    assert main(["scan", "--timeout", "nan"], "anymo scan") == 2
+    assert main(["pair", "AA:4D:00:00:00:02", "--placement", "left_wrist", "--rate-hz", "nan", "--device",
+                 "anymo-imu"], "anymo pair") == 2
+    assert "--rate-hz must be a positive number" in capsys.readouterr().err
+
+
+def test_a_folder_where_the_pairing_store_should_be_is_a_clear_error(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("ANYMO_CONFIG_DIR", str(tmp_path))
+    (tmp_path / "devices.json").mkdir()
+    for argv in (["devices"], ["stream", "--seconds", "1"], ["devices", "remove", "AA:4D:00:00:00:01"],
+                 ["pair", "AA:4D:00:00:00:01", "--placement", "left_wrist", "--device", "anymo-imu", "--no-check"]):
+        assert main(argv, f"anymo {argv[0]}") == 2, argv
+        err = capsys.readouterr().err
+        assert f"the pairing store {tmp_path / 'devices.json'} is a folder, not a file" in err, err
+        assert "Traceback" not in err and "ANYMO_CONFIG_DIR" in err
