@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.demo_scenario import PHASE_S, PHASES, phase_at
+from edge.demo_scenario import PHASES, phase_at
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
@@ -50,6 +50,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     ap.add_argument("--lan", action="store_true", help="serve the app on the LAN (pairing token + QR code)")
     ap.add_argument("--plain", action="store_true", help="one line per window instead of the live table")
     ap.add_argument("--no-captions", action="store_true", help="labels only")
+    ap.add_argument("--wearables", type=int, default=4, choices=range(1, 5), metavar="N",
+                    help="how many wearables (1-4: wrist, thigh, shank, lower back; default 4)")
+    ap.add_argument("--phase-s", type=float, default=20.0, help="seconds of each replayed activity (default 20)")
     ap.add_argument("--seed", type=int, default=0)
     return ap
 
@@ -64,6 +67,8 @@ def _check(args, prog: str) -> str | None:
     if args.data is not None and not args.data.is_dir():
         return (f"--data {args.data} is not a folder; give the shared data folder (the one with hmp_adl/, "
                 "xsens_walking/, ...; see ANYMO_DATA), or leave --data out")
+    if not (math.isfinite(args.phase_s) and args.phase_s >= 2.0):
+        return f"--phase-s must be at least 2 seconds, got {args.phase_s}"
     if not (0 < args.port < 65536):
         return f"--port must be 1..65535, got {args.port}"
     return None
@@ -90,7 +95,7 @@ async def _run(args, prog: str, engine, captioner) -> dict:
     truth_path = out / "wearables_truth.json"
     truth_path.unlink(missing_ok=True)
     wearables = WearablesProcess(Path(data_dir) if data_dir else None, args.drop, args.seed, args.disconnect_after,
-                                 truth_path)
+                                 truth_path, phase_s=args.phase_s, count=args.wearables)
     report: dict = {"real_recordings": wearables.info["real"], "wearables": wearables.info["wearables"]}
     try:
         os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = wearables.bus_address
@@ -101,7 +106,7 @@ async def _run(args, prog: str, engine, captioner) -> dict:
             store.add(PairedDevice(w["address"], w["device_type"], w["placement"], settings={"rate_hz": 100}))
         print(("replaying real recordings" if wearables.info["real"] else
                f"no data folder at {data_dir}: replaying the built-in synthetic sequence")
-              + f" ({' -> '.join(PHASES)}, {PHASE_S:g} s each, looped) on {len(wearables.info['wearables'])} "
+              + f" ({' -> '.join(PHASES)}, {args.phase_s:g} s each, looped) on {len(wearables.info['wearables'])} "
               "emulated wearables:", flush=True)
         for w in wearables.info["wearables"]:
             print(f"  {w['placement']:<12} {w['device_type']:<11} {w['address']}  " + " | ".join(w["sources"]), flush=True)
@@ -115,7 +120,7 @@ async def _run(args, prog: str, engine, captioner) -> dict:
 
         def follow(ev: dict) -> None:  # what was replayed during each labelled window (its last second)
             if ev.get("type") == "label":
-                phase = phase_at(max(0.0, ev["t_end_s"] - 0.5 - t_stream0))
+                phase = phase_at(max(0.0, ev["t_end_s"] - 0.5 - t_stream0), args.phase_s)
                 phases_seen.append({"t_end_s": ev["t_end_s"], "phase": phase, "label": ev["label"],
                                     "confidence": ev["confidence"]})
         service.subscribe(follow)
@@ -171,7 +176,8 @@ async def _run(args, prog: str, engine, captioner) -> dict:
                          "samples_by_sensor": by_sensor, "samples_stored_by_sensor": stored.get(a, {}),
                          "all_received_stored": stored.get(a, {}) == by_sensor, "packets_received": d["packets_received"],
                          "packets_lost": d["packets_lost"], "reconnects": d["reconnects"], "rate_hz": d["rate_hz"],
-                         "clock_drift_ppm": d["clock_drift_ppm"], "emulator": t}
+                         "clock_drift_ppm": d["clock_drift_ppm"], "clock_drift_ci_ppm": d["clock_drift_ci_ppm"],
+                         "emulator": t}
     report["devices"] = per_device
     for key in ("packets_received", "packets_lost", "reconnects"):
         report[key] = sum(v[key] for v in per_device.values())
@@ -188,7 +194,8 @@ def _print_end(report: dict) -> None:
         e = d["emulator"]
         print(f"{d['placement']:<12} {d['device_type']:<11} {d['samples_received']:>7} {'all' if d['all_received_stored'] else 'NO':>6} "
               f"{f(d['rate_hz'], '.2f'):>7} {d['packets_lost']:>5} {e.get('packets_dropped', 0):>8} {d['reconnects']:>6} "
-              f"{f(d['clock_drift_ppm'], '.1f'):>9} {f(e.get('true_drift_ppm'), '.1f'):>8}")
+              f"{f(d['clock_drift_ppm'], '.0f') + ('' if d['clock_drift_ci_ppm'] is None else '±' + f(d['clock_drift_ci_ppm'], '.0f')):>9} "
+              f"{f(e.get('true_drift_ppm'), '.1f'):>8}")
     print("* dropped: data notifications the wearables withheld on purpose (the bridge's 'lost' should match)")
     lat = report.get("latency_p99_ms")
     print(f"\nlabels {report.get('labels_emitted', 0)}, captions {report.get('captions_emitted', 0)}, "

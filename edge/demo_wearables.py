@@ -32,6 +32,7 @@ async def _serve(args) -> int:
 
     asyncio.get_running_loop().set_exception_handler(ignore_bus_eof)
     wearables, real = scenario(Path(args.data) if args.data else None, args.seed, args.phase_s)
+    wearables = wearables[:args.count]
     specs = []
     for i, w in enumerate(wearables):
         disconnect = (args.disconnect_after,) if args.disconnect_after > 0 and w.placement == "right_wrist" else ()
@@ -66,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="the wrist wearable hangs up this many seconds into its first connection (0: never)")
     ap.add_argument("--truth", default=None)
     ap.add_argument("--phase-s", type=float, default=20.0, help="seconds of each activity phase (default 20)")
+    ap.add_argument("--count", type=int, default=4, choices=range(1, 5), help="how many wearables (wrist first)")
     args = ap.parse_args(argv)
     return asyncio.run(_serve(args))
 
@@ -74,10 +76,10 @@ class WearablesProcess:
     """Start the emulated wearables in a child process; ``info`` holds the bus address and the wearables."""
 
     def __init__(self, data_dir: Path | None, drop: float = 0.02, seed: int = 0, disconnect_after_s: float = 0.0,
-                 truth_path: Path | None = None, phase_s: float = 20.0) -> None:
+                 truth_path: Path | None = None, phase_s: float = 20.0, count: int = 4) -> None:
         self.truth_path = truth_path
         cmd = [sys.executable, "-m", "edge.demo_wearables", "--drop", str(drop), "--seed", str(seed),
-               "--disconnect-after", str(disconnect_after_s), "--phase-s", str(phase_s)]
+               "--disconnect-after", str(disconnect_after_s), "--phase-s", str(phase_s), "--count", str(count)]
         if data_dir is not None:
             cmd += ["--data", str(data_dir)]
         if truth_path is not None:

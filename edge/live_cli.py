@@ -89,7 +89,8 @@ class LiveView:
             fmt = lambda x, spec: "-" if x is None else format(x, spec)
             dev.add_row(d["placement"], d["device_type"], "up" if d["connected"] else "down",
                         fmt(d["rate_hz"], ".1f"), fmt(d["loss_pct"], ".1f"), str(d["reconnects"]),
-                        fmt(d["clock_drift_ppm"], ".0f"))
+                        fmt(d["clock_drift_ppm"], ".0f") + ("" if d.get("clock_drift_ci_ppm") is None
+                                                             else f"±{d['clock_drift_ci_ppm']:.0f}"))
         return Group(Panel(head, title="activity"), Panel(caps, title="captions"), Panel(hist, title="changes"),
                      Panel(dev, title="devices"))
 

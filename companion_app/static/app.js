@@ -112,6 +112,9 @@ function schedulePlot() { if (!plotPending && state.tab === "live") { plotPendin
 
 // -- devices ---------------------------------------------------------------------------------------
 const fmt = (x, d = 1) => (x == null ? "–" : Number(x).toFixed(d));
+// the bridge's drift estimate with its ~95 % interval; a short session's estimate is mostly interval
+const drift = (d) => d.clock_drift_ppm == null ? "–" : d.clock_drift_ci_ppm == null ? `${fmt(d.clock_drift_ppm, 0)} ppm`
+  : d.clock_drift_ci_ppm > 200 ? `settling (±${fmt(d.clock_drift_ci_ppm, 0)})` : `${fmt(d.clock_drift_ppm, 0)} ± ${fmt(d.clock_drift_ci_ppm, 0)} ppm`;
 function renderDevices() {
   const el = $("#paired");
   if (!state.devices.length) { el.innerHTML = `<p class="empty">No wearable paired yet. Scan for one below.</p>`; return; }
@@ -126,7 +129,7 @@ function renderDevices() {
         <div><span>link</span><b>${d.connected ? "connected" : d.streaming ? "connecting" : "idle"}</b></div>
         <div><span>rate</span><b>${fmt(d.rate_hz)} Hz</b></div>
         <div><span>loss</span><b>${d.loss_pct == null ? "–" : fmt(d.loss_pct, 1) + " %"}</b></div>
-        <div><span>drift</span><b>${d.clock_drift_ppm == null ? "–" : fmt(d.clock_drift_ppm, 0) + " ppm"}</b></div>
+        <div><span>clock drift</span><b>${drift(d)}</b></div>
         <div><span>reconnects</span><b>${d.reconnects}</b></div>
         <div><span>battery</span><b>${d.battery_pct == null ? "–" : d.battery_pct + " %"}</b></div>
       </div>
