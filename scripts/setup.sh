@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv (if needed) and install anymo-edge with the given extras. Idempotent; used by the
 # README's two commands. System packages the tests need (dbus-daemon for the fake BlueZ, gcc for
-# the firmware byte test) are installed with apt-get when missing and we are root.
+# the firmware byte test, chromium for the companion's browser tests) are installed with apt-get when
+# missing and we are root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-bridge,sim}"
@@ -13,6 +14,16 @@ if ! command -v dbus-daemon >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dbus >/dev/null
   else
     echo "setup: dbus-daemon is missing; install your distribution's 'dbus' package" >&2
+  fi
+fi
+
+# The companion's browser tests drive Debian's chromium through Playwright (no browser download).
+if [[ ",$extras," == *",dev,"* ]] && [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing the Debian package chromium (headless browser for the companion tests)" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "setup: /usr/bin/chromium is missing; install your distribution's 'chromium' package for the browser tests" >&2
   fi
 fi
 
