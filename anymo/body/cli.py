@@ -9,16 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from anymo.body.named_placements import NAMED_REGIONS, canonical_placement, placement_ids_for
+from anymo.body.named_placements import NAMED_REGIONS, canonical_placement, placement_ids_for, placement_table_json
 from anymo.body.placement_names import check_placement_name
 from anymo.body.skeleton import SEGMENTS, BodyShape, make_skeleton
-from anymo.body.surface import (
-    FRAME_CONVENTION,
-    LATTICE_VERSION,
-    lattice_digest,
-    placement_table_json,
-    surface_placements,
-)
+from anymo.body.surface import FRAME_CONVENTION, LATTICE_VERSION, lattice_digest, surface_placements
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:

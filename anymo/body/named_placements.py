@@ -24,8 +24,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from anymo.body.placement_names import NAMED_PLACEMENTS, check_placement_name
-from anymo.body.skeleton import SEGMENT_INDEX, BodyShape, make_skeleton
-from anymo.body.surface import PlacementTable, axial_fraction, normalised_coords, reference_placements, surface_points
+from anymo.body.skeleton import SEGMENT_INDEX, SEGMENTS, BodyShape, make_skeleton
+from anymo.body.surface import (
+    FRAME_CONVENTION,
+    LATTICE_VERSION,
+    PlacementTable,
+    axial_fraction,
+    lattice_digest,
+    normalised_coords,
+    reference_placements,
+    surface_points,
+)
 
 
 @dataclass(frozen=True)
@@ -157,3 +166,36 @@ def canonical_placement(name: str) -> int:
 
 def region_description(name: str) -> str:
     return NAMED_REGIONS[check_placement_name(name)].description
+
+
+def placement_table_json(table: PlacementTable, decimals: int | None = 9, named: bool = True) -> dict:
+    """The table as a JSON-ready dict (for DIR/manifest.json); ``placement_table_from_json`` reads it back.
+
+    With ``named``, ``"named"`` maps every named placement to its ``canonical_id`` and region ``ids``.
+    """
+
+    def r(a: np.ndarray) -> list:
+        return (np.round(a, decimals) if decimals is not None else a).tolist()
+
+    out: dict = {
+        "lattice_version": LATTICE_VERSION,
+        "lattice_digest": lattice_digest(),
+        "n_placements": len(table),
+        "segments": list(SEGMENTS),
+        "frame_convention": FRAME_CONVENTION,
+        "placements": [
+            {"id": int(i), "segment": SEGMENTS[int(s)], "position_m": p, "frame": f, "u": uu}
+            for i, s, p, f, uu in zip(table.placement_id, table.segment_id, r(table.position_m), r(table.frame), r(table.u))
+        ],
+    }
+    if named:
+        out["named"] = {
+            n: {
+                "segment": spec.segment,
+                "description": spec.description,
+                "canonical_id": canonical_placement(n),
+                "ids": placement_ids_for(n, table).tolist(),
+            }
+            for n, spec in NAMED_REGIONS.items()
+        }
+    return out

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-GRAVITY_WORLD_MPS2 = np.array([0.0, 0.0, -9.80665])
+from anymo.constants import STANDARD_GRAVITY_MPS2
+
+GRAVITY_WORLD_MPS2 = np.array([0.0, 0.0, -STANDARD_GRAVITY_MPS2])
 
 SEGMENTS: tuple[str, ...] = (
     "Pelvis", "L5", "L3", "T12", "T8", "Neck", "Head",

@@ -469,43 +469,8 @@ FRAME_CONVENTION = (
 )
 
 
-def placement_table_json(table: PlacementTable, decimals: int | None = 9, named: bool = True) -> dict:
-    """The table as a JSON-ready dict (for DIR/manifest.json); ``placement_table_from_json`` reads it back.
-
-    With ``named``, ``"named"`` maps every named placement to its ``canonical_id`` and region ``ids``.
-    """
-
-    def r(a: np.ndarray) -> list:
-        return (np.round(a, decimals) if decimals is not None else a).tolist()
-
-    out: dict = {
-        "lattice_version": LATTICE_VERSION,
-        "lattice_digest": lattice_digest(),
-        "n_placements": len(table),
-        "segments": list(SEGMENTS),
-        "frame_convention": FRAME_CONVENTION,
-        "placements": [
-            {"id": int(i), "segment": SEGMENTS[int(s)], "position_m": p, "frame": f, "u": uu}
-            for i, s, p, f, uu in zip(table.placement_id, table.segment_id, r(table.position_m), r(table.frame), r(table.u))
-        ],
-    }
-    if named:
-        from anymo.body.named_placements import NAMED_REGIONS, canonical_placement, placement_ids_for
-
-        out["named"] = {
-            n: {
-                "segment": spec.segment,
-                "description": spec.description,
-                "canonical_id": canonical_placement(n),
-                "ids": placement_ids_for(n, table).tolist(),
-            }
-            for n, spec in NAMED_REGIONS.items()
-        }
-    return out
-
-
 def placement_table_from_json(d: dict) -> PlacementTable:
-    """Inverse of ``placement_table_json``."""
+    """Inverse of `anymo.body.named_placements.placement_table_json` (which lives there: it adds the named regions)."""
     rows = d["placements"]
     return PlacementTable(
         placement_id=np.array([r["id"] for r in rows], dtype=np.int32),

@@ -16,10 +16,10 @@ import numpy as np
 
 from anymo.data.recording import LabelSegment, Recording
 from anymo.data.units import g_to_mps2, hmp_code_to_g, mg_to_mps2
+from anymo.data.user_import import load_user_csv, load_user_folder
+from anymo.errors import DataFormatError  # defined apart so user_import raises it without importing this module
 
-
-class DataFormatError(ValueError):
-    """A file could not be read as the format it claims to be; the message names the file."""
+__all__ = ["DataFormatError", "load_file", "sniff_format"]
 
 
 # ---- plain-language label vocabularies -----------------------------------------------------------
@@ -531,8 +531,6 @@ def load_file(path: str | Path) -> list[Recording]:
         raise DataFormatError(f"{path}: is a folder; use anymo.data.datasets.load_dataset or load_user_folder")
     fmt = sniff_format(path)
     if fmt in ("user_csv", "user_index"):
-        from anymo.data.user_import import load_user_csv, load_user_folder
-
         return load_user_folder(path.parent) if fmt == "user_index" else load_user_csv(path)
     reader = {
         "uea_ts": read_uea_ts,

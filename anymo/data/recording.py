@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-STANDARD_GRAVITY_MPS2 = 9.80665
+from anymo.constants import STANDARD_GRAVITY_MPS2
+
+__all__ = ["STANDARD_GRAVITY_MPS2", "LabelSegment", "Recording"]
 
 
 @dataclass(frozen=True)

@@ -17,15 +17,16 @@ from pathlib import Path
 import numpy as np
 
 from anymo.body.placement_names import check_placement_name
-from anymo.data.loaders import DataFormatError
+from anymo.constants import MAX_RATE_HZ, MIN_RATE_HZ, STANDARD_GRAVITY_MPS2
 from anymo.data.recording import LabelSegment, Recording
 from anymo.data.units import ACC_UNIT_TO_MPS2, acc_to_mps2, gyro_to_rads
+from anymo.errors import DataFormatError
+from anymo.preprocess.resample import estimate_rate_hz
 
 INDEX_COLUMNS = ("file", "placement", "rate_hz", "acc_unit", "gyro_unit", "label", "subject")
 REQUIRED_INDEX_COLUMNS = ("file", "placement", "rate_hz", "acc_unit")
 ACC_COLUMNS = ("acc_x", "acc_y", "acc_z")
 GYRO_COLUMNS = ("gyro_x", "gyro_y", "gyro_z")
-MIN_RATE_HZ, MAX_RATE_HZ = 1.0, 10_000.0
 # A worn accelerometer measures gravity: the median |acc| of a recording lies near 9.8 m/s² (about
 # 0.5-2 g even when running). Outside this band the declared unit is wrong.
 PLAUSIBLE_MEDIAN_ACC_MPS2 = (2.5, 40.0)
@@ -37,6 +38,7 @@ def _read_index(index_path: Path) -> list[dict[str, str]]:
     with open(index_path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         cols = [c.strip() for c in (reader.fieldnames or [])]
+        _check_separator(index_path, [c.lower() for c in cols])
         missing = [c for c in REQUIRED_INDEX_COLUMNS if c not in cols]
         if missing:
             raise DataFormatError(
@@ -72,23 +74,25 @@ def load_user_csv(path: str | Path, meta: dict[str, str] | None = None) -> list[
             rows = list(csv.reader(fh))
     except OSError as exc:
         raise DataFormatError(f"{path}: cannot read file ({exc.strerror})") from exc
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise DataFormatError(f"{path}: not a UTF-8 text CSV ({exc}); export it as CSV (UTF-8)") from None
     if len(rows) < 2:
         raise DataFormatError(f"{path}: needs a header line and at least one sample row")
     header = [h.strip().lower() for h in rows[0]]
+    _check_separator(path, header)
     missing = [c for c in ACC_COLUMNS if c not in header]
     if missing:
         raise DataFormatError(f"{path}: missing column(s) {missing}; a recording CSV needs acc_x,acc_y,acc_z")
-    try:
-        data = np.array([[float(v) for v in r] for r in rows[1:] if any(x.strip() for x in r)], dtype=np.float64)
-    except ValueError:
-        bad = next(i for i, r in enumerate(rows[1:], start=2) if not _numeric(r))
-        raise DataFormatError(f"{path}: line {bad} is not numeric: {','.join(rows[bad - 1])[:80]!r}") from None
-    if data.ndim != 2 or data.shape[1] != len(header):
-        raise DataFormatError(f"{path}: rows must have {len(header)} values like the header")
     col = {h: i for i, h in enumerate(header)}
+    data, line_no = _sample_rows(path, rows, header, has_t="t_s" in col)
     for what, cols in (("accelerometer", ACC_COLUMNS), ("gyroscope", GYRO_COLUMNS), ("t_s", ("t_s",))):
-        if all(c in col for c in cols) and not np.all(np.isfinite(data[:, [col[c] for c in cols]])):
-            raise DataFormatError(f"{path}: {what} has NaN/inf values; drop those rows (gaps are fine with t_s)")
+        if all(c in col for c in cols):
+            bad = ~np.all(np.isfinite(data[:, [col[c] for c in cols]]), axis=1)
+            if bad.any():
+                raise DataFormatError(
+                    f"{path}: line {line_no[int(np.argmax(bad))]}: {what} is NaN/inf ({int(bad.sum())} such rows); "
+                    "drop those rows (with a t_s column the gap they leave is handled)"
+                )
     meta = meta or {}
     acc_unit = meta.get("acc_unit") or "m/s2"
     gyro_unit = meta.get("gyro_unit") or "rad/s"
@@ -115,7 +119,9 @@ def load_user_csv(path: str | Path, meta: dict[str, str] | None = None) -> list[
         raise DataFormatError(f"{path}: t_s must increase strictly; sort the rows and drop duplicates")
     _check_units(path, acc, acc_unit, gyro, gyro_unit)
     if rate is None:
-        rate = float(1.0 / np.median(np.diff(t_s))) if len(t_s) > 1 else 1.0
+        rate = estimate_rate_hz(t_s, min_samples=2)
+        if rate is None:
+            raise DataFormatError(f"{path}: one sample is not a recording; record at least a few seconds")
     label = meta.get("label", "")
     return [
         Recording(
@@ -140,7 +146,7 @@ def _check_units(path: Path, acc_mps2: np.ndarray, acc_unit: str, gyro_rads: np.
     lo, hi = PLAUSIBLE_MEDIAN_ACC_MPS2
     if not lo <= median <= hi:
         raw = median / float(acc_to_mps2(1.0, acc_unit))  # the median in the numbers as written
-        likely = min(("m/s2", "g", "mg"), key=lambda u: abs(np.log(max(raw, 1e-12) * ACC_UNIT_TO_MPS2[u] / 9.80665)))
+        likely = min(("m/s2", "g", "mg"), key=lambda u: abs(np.log(max(raw, 1e-12) * ACC_UNIT_TO_MPS2[u] / STANDARD_GRAVITY_MPS2)))
         raise DataFormatError(
             f"{path}: the median |acc| is {median:.2f} m/s² when read as acc_unit={acc_unit!r}, but a worn accelerometer "
             f"measures gravity (about 9.8 m/s²); the numbers look like {likely!r}: fix acc_unit in recordings.csv "
@@ -155,9 +161,53 @@ def _check_units(path: Path, acc_mps2: np.ndarray, acc_unit: str, gyro_rads: np.
             )
 
 
-def _numeric(row: list[str]) -> bool:
+def _check_separator(path: Path, header: list[str]) -> None:
+    """A header read as one field holding ';' or tabs: the file is not comma-separated."""
+    if len(header) == 1:
+        for sep, name in ((";", "semicolons (a spreadsheet export in a European locale)"), ("\t", "tabs")):
+            if sep in header[0]:
+                raise DataFormatError(
+                    f"{path}: the values are separated by {name}, not commas; save the file as CSV with ',' "
+                    "between values and '.' as the decimal point (docs/user_data.md)"
+                )
+
+
+def _sample_rows(path: Path, rows: list[list[str]], header: list[str], has_t: bool) -> tuple[np.ndarray, list[int]]:
+    """The sample rows as floats [N, C] and each one's line number; DataFormatError naming file and line
+    for a row with another number of values than the header, a value that is not a number, or (without
+    a t_s column, where every row is one sample at rate_hz) an empty row between samples."""
+    n_cols = len(header)
+    last = max((i for i, r in enumerate(rows) if any(x.strip() for x in r)), default=0)
+    out, lines = [], []
+    for i, r in enumerate(rows[1 : last + 1], start=1):
+        line = i + 1
+        if not any(x.strip() for x in r):
+            if not has_t:
+                raise DataFormatError(
+                    f"{path}: line {line} is empty; without a t_s column each row is one sample at rate_hz, so a "
+                    "skipped row would shift every later sample: delete the line, or add a t_s column"
+                )
+            continue  # with t_s the times say where each sample belongs
+        if len(r) != n_cols:
+            where = ("the last line: the file looks truncated (an interrupted export); delete that line"
+                     if i == last else "fix or delete that line")
+            raise DataFormatError(
+                f"{path}: line {line} has {len(r)} values, the header has {n_cols} ({','.join(header)}); {where}"
+            )
+        try:
+            out.append([float(v) for v in r])
+        except ValueError:
+            bad = next(v for v in r if not _is_number(v))
+            raise DataFormatError(f"{path}: line {line}: {bad.strip()!r} is not a number: {','.join(r)[:80]!r}") from None
+        lines.append(line)
+    if not out:
+        raise DataFormatError(f"{path}: no sample rows after the header")
+    return np.array(out, dtype=np.float64), lines
+
+
+def _is_number(v: str) -> bool:
     try:
-        [float(v) for v in row]
+        float(v)
         return True
     except ValueError:
         return False

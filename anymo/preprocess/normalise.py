@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from anymo.data.recording import STANDARD_GRAVITY_MPS2
+from anymo.constants import STANDARD_GRAVITY_MPS2
 
 ACC_CLIP_G = 16.0
 GYRO_CLIP_RADS = 35.0

@@ -18,9 +18,9 @@ from fractions import Fraction
 
 import numpy as np
 
-MAX_PHASES = 1000  # largest numerator of the rate ratio handled by the polyphase path
-MIN_RATE_HZ = 10.0
-MAX_RATE_HZ = 1000.0
+from anymo.constants import MAX_RATE_HZ, MIN_RATE_HZ
+
+MAX_PHASES = 1000  # largest denominator of the rate ratio handled by the polyphase path
 
 
 def check_rate(rate_hz: float, what: str = "input") -> float:

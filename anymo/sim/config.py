@@ -14,7 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from anymo.body.surface import N_PLACEMENTS
-from anymo.preprocess.resample import MAX_RATE_HZ, MIN_RATE_HZ
+from anymo.constants import MAX_RATE_HZ, MIN_RATE_HZ
+from anymo.sim.simulate import resolve_hardware
+from anymo.sim.sources import SOURCES
 
 MIN_WINDOW_SAMPLES = 8
 
@@ -110,14 +112,10 @@ def check_config(cfg: DatasetConfig) -> None:
         raise ValueError(f"motion_rate_hz ({cfg.motion_rate_hz}) must be at least the output rate ({cfg.rate_hz} Hz)")
     _check_sources(cfg)
     if cfg.device is not None:
-        from anymo.sim.simulate import resolve_hardware
-
         resolve_hardware(cfg.device)  # ValueError listing the valid names
 
 
 def _check_sources(cfg: DatasetConfig) -> None:
-    from anymo.sim.sources import SOURCES
-
     if not cfg.sources:
         raise ValueError(f"sources must name at least one motion source; known: {', '.join(SOURCES)}")
     unknown = [s for s in cfg.sources if s not in SOURCES]

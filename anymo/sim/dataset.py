@@ -16,11 +16,14 @@ from dataclasses import asdict, fields, is_dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
-from anymo.body.surface import lattice_digest, placement_table_json, reference_placements
+from anymo.body.named_placements import placement_table_json
+from anymo.body.surface import lattice_digest, reference_placements
 from anymo.sim import shards
 from anymo.sim.config import DatasetConfig
 from anymo.sim.pool import run_units
+from anymo.sim.simulate import resolve_hardware
 from anymo.sim.sources import get_source
 from anymo.sim.unit import device_rate_hz, source_options
 
@@ -90,8 +93,6 @@ def generate_dataset(
 
     The manifest's ``timings_s`` holds the wall time and the summed per-stage times of all units.
     """
-    from anymo.sim.simulate import resolve_hardware
-
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
@@ -104,8 +105,6 @@ def generate_dataset(
     per_source: Counter[str] = Counter()
     motion_retries = 0
     stage = Counter({"motion_s": 0.0, "simulate_s": 0.0, "resample_s": 0.0, "write_s": 0.0})
-    from tqdm import tqdm
-
     bar = tqdm(total=cfg.n_windows, unit="win", desc="simulate", file=sys.stderr, disable=not progress, dynamic_ncols=True)
     try:
         for res in run_units(cfg, workers):

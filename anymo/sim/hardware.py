@@ -2,8 +2,8 @@
 
 The physics core (``anymo.sim.imu``) produces the true specific force and angular rate of a device at
 the instants its clock samples them; this module says *when* a real device samples (``sample_clock``)
-and *what* it reports (``apply_sensor_errors``). Device presets live in ``anymo.sim.devices`` and are
-re-exported here (``IDEAL``, ``DEVICE_PRESETS``, ``device_preset``).
+and *what* it reports (``apply_sensor_errors``). Device presets live in ``anymo.sim.devices``
+(``DEVICE_PRESETS``, ``device_preset``), which builds on this module; ``IDEAL`` (no errors) is here.
 
 Conventions (documented once, used everywhere):
 
@@ -39,7 +39,9 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-G0_MPS2 = 9.80665
+from anymo.constants import STANDARD_GRAVITY_MPS2
+
+G0_MPS2 = STANDARD_GRAVITY_MPS2
 DEG2RAD = math.pi / 180.0
 _RATE_RTOL = 1e-6  # two output rates closer than this (relative) are the same rate
 
@@ -453,21 +455,6 @@ def sample_clock(
 
 
 # ---------------------------------------------------------------------------------------------------
-# presets (defined in anymo.sim.devices; re-exported lazily to avoid a circular import)
+# the error-free preset (the real-device presets: anymo.sim.devices)
 
 IDEAL = ImuHardware()
-
-
-def device_preset(name: str) -> ImuHardware:
-    """The preset called ``name`` (see ``DEVICE_PRESETS``); unknown names raise ValueError listing the valid ones."""
-    from anymo.sim.devices import device_preset as _preset
-
-    return _preset(name)
-
-
-def __getattr__(attr: str):
-    if attr == "DEVICE_PRESETS":
-        from anymo.sim.devices import DEVICE_PRESETS
-
-        return DEVICE_PRESETS
-    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")

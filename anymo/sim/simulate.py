@@ -20,7 +20,8 @@ import numpy as np
 
 from anymo.body.surface import N_PLACEMENTS, surface_placements
 from anymo.motion.base import BodyMotion
-from anymo.sim.hardware import IDEAL, ImuHardware, apply_sensor_errors, device_preset, sample_clock
+from anymo.sim.devices import device_preset
+from anymo.sim.hardware import IDEAL, ImuHardware, apply_sensor_errors, sample_clock
 from anymo.sim.imu import MAX_RATE_FACTOR, ideal_imu
 from anymo.sim.mounting import MountingConfig, random_mounting
 

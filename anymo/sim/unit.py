@@ -26,12 +26,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from anymo.motion.procedural import random_body_shape
 from anymo.preprocess.labels import label_cover
 from anymo.preprocess.resample import resample
 from anymo.preprocess.windows import frame
 from anymo.sim.captions import window_caption
 from anymo.sim.config import DatasetConfig, unit_rng
+from anymo.sim.devices import DEVICE_PRESETS
+from anymo.sim.mounting import MountingConfig, SoftTissue
 from anymo.sim.placement_draw import draw_placements
+from anymo.sim.simulate import SimConfig, resolve_hardware, simulate_imu
 from anymo.sim.sources import SourceOptions, get_source, pick_source
 
 MARGIN_S = 1.0  # extra motion simulated past the last window (clock drift, filter edges)
@@ -49,15 +53,11 @@ class UnitResult:
 def device_rate_hz(device: str, rate_hz: float) -> float:
     """The rate a device of preset ``device`` streams at when ``rate_hz`` is wanted: its supported rate
     nearest to it ("ideal": exactly ``rate_hz``)."""
-    from anymo.sim.simulate import resolve_hardware
-
     return float(resolve_hardware(device).nearest_rate(rate_hz))
 
 
 def device_choices(cfg: DatasetConfig) -> list[str]:
     """Hardware presets a unit may use: ``cfg.device``, else every real-device preset (not "ideal"), sorted."""
-    from anymo.sim.hardware import DEVICE_PRESETS
-
     return [cfg.device] if cfg.device else sorted(n for n, hw in DEVICE_PRESETS.items() if not hw.is_ideal)
 
 
@@ -80,10 +80,6 @@ def stream_windows(acc_mps2: np.ndarray, gyro_rads: np.ndarray, stream_rate_hz: 
 
 def simulate_unit(cfg: DatasetConfig, unit_id: int) -> UnitResult:
     """Simulate work unit ``unit_id`` of ``cfg`` and cut it into windows (deterministic for the pair)."""
-    from anymo.motion.procedural import random_body_shape
-    from anymo.sim.mounting import MountingConfig, SoftTissue
-    from anymo.sim.simulate import SimConfig, simulate_imu
-
     rng = unit_rng(cfg.seed, unit_id)
     n_win = cfg.unit_windows(unit_id)
     n_t = cfg.samples_per_window

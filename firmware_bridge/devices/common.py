@@ -8,11 +8,13 @@ import logging
 
 import numpy as np
 
+from anymo.constants import STANDARD_GRAVITY_MPS2
+
 from .base import DecodeStats, GattClient
 
 log = logging.getLogger(__name__)
 
-G0_MPS2 = 9.80665  # standard gravity
+G0_MPS2 = STANDARD_GRAVITY_MPS2  # standard gravity (anymo.constants)
 DEG2RAD = np.pi / 180.0
 
 

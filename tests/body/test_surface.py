@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from anymo.body.kinematics import forward_kinematics
+from anymo.body.named_placements import placement_table_json
 from anymo.body.skeleton import N_SEGMENTS, SEGMENT_INDEX, SEGMENTS, BodyShape, make_skeleton
 from anymo.body.surface import (
     N_PLACEMENTS,
@@ -15,7 +16,6 @@ from anymo.body.surface import (
     PlacementTable,
     lattice_digest,
     placement_table_from_json,
-    placement_table_json,
     placement_world_poses,
     reference_placements,
     surface_distance_m,

@@ -98,8 +98,40 @@ def test_user_gyro_nans_and_bad_rates_are_refused_by_name(tmp_path: Path) -> Non
     rows = _walk_rows().splitlines()
     rows[10] = "0,0,1,nan,0,0"
     _write(tmp_path, head + "a.csv,left_wrist,50,g,deg/s\n", {"a.csv": "\n".join(rows) + "\n"})
-    with pytest.raises(DataFormatError, match="a.csv: gyroscope has NaN/inf values"):
+    with pytest.raises(DataFormatError, match="a.csv: line 11: gyroscope is NaN/inf"):
         load_user_folder(tmp_path)
     _write(tmp_path, head + "a.csv,left_wrist,fifty,g,deg/s\n", {"a.csv": _walk_rows()})
     with pytest.raises(DataFormatError, match=r"a.csv: rate_hz 'fifty' is not a number"):
         load_user_folder(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (lambda rows: rows[:-1] + [rows[-1][: len(rows[-1]) // 2]], r"line 201 has \d values, the header has 6 .*truncated"),
+        (lambda rows: rows[:50] + ["0,0,1,2,3"] + rows[51:], r"line 51 has 5 values, the header has 6 .*fix or delete"),
+        (lambda rows: rows[:50] + ["0,0,1,2,3,4,5"] + rows[51:], r"line 51 has 7 values"),
+        (lambda rows: rows[:30] + [",,,,,"] + rows[31:], r"line 31 is empty; without a t_s column"),
+        (lambda rows: rows[:30] + [""] + rows[31:], r"line 31 is empty"),
+        (lambda rows: rows[:30] + ["0,0,1,x,0,0"] + rows[31:], r"line 31: 'x' is not a number"),
+        (lambda rows: [r.replace(",", ";") for r in rows], r"the values are separated by semicolons"),
+    ],
+)
+def test_user_csv_rows_that_do_not_fit_are_named_by_line(tmp_path: Path, edit, words) -> None:
+    """Short, long, empty, non-numeric rows and ';'-separated files: one DataFormatError naming the file
+    and line (before: a numpy 'inhomogeneous shape' traceback, or a silently skipped row)."""
+    rows = _walk_rows().splitlines()
+    _write(tmp_path, "file,placement,rate_hz,acc_unit,gyro_unit\na.csv,left_wrist,50,g,deg/s\n",
+           {"a.csv": "\n".join(edit(rows)) + "\n"})
+    with pytest.raises(DataFormatError, match="a.csv: " + words):
+        load_user_folder(tmp_path)
+
+
+def test_empty_rows_with_t_s_and_trailing_blank_lines_are_fine(tmp_path: Path) -> None:
+    """With a t_s column an empty row shifts nothing (the times place every sample); blank lines after
+    the last sample are not rows."""
+    body = "acc_x,acc_y,acc_z,t_s\n" + "\n".join(f"0,0,9.8,{k / 50:.2f}" for k in range(100))
+    lines = body.splitlines()
+    (tmp_path / "t.csv").write_text("\n".join(lines[:40] + [",,,"] + lines[40:]) + "\n\n\n")
+    (rec,) = load_file(tmp_path / "t.csv")
+    assert rec.n_samples == 100 and rec.t_s[-1] == pytest.approx(1.98)

@@ -12,16 +12,15 @@ import numpy as np
 import pytest
 from scipy.signal import welch
 
+from anymo.sim.devices import DEVICE_PRESETS, device_preset
 from anymo.sim.hardware import (
     DEG2RAD,
-    DEVICE_PRESETS,
     G0_MPS2,
     IDEAL,
     ImuHardware,
     SensorErrors,
     apply_sensor_errors,
     bias_drift,
-    device_preset,
     draw_sensor_errors,
     sample_clock,
 )
