@@ -22,7 +22,9 @@ class Command:
 # name -> Command. Grouped: the runtime (edge/), the method (anymo/), the BLE bridge (firmware_bridge/).
 COMMANDS: dict[str, Command] = {
     # the runtime (edge/)
-    "demo": Command("edge.demo", "emulated wearables replay real recordings -> BLE bridge -> live labels", "device"),
+    "demo": Command("edge.demo", "the main job: emulated wearables -> BLE bridge -> live labels and captions + the companion app", "device"),
+    "live": Command("edge.live_cli", "live activity labels and captions in the terminal from the paired wearables (or a recording)", "device"),
+    "app": Command("companion_app.cli", "serve the phone/watch companion app (localhost; --lan with a pairing token)", "device"),
     # the method (anymo/)
     "simulate": Command("anymo.sim.cli", "write shards of simulated IMU windows (acc_mps2, gyro_rads) with captions", "sim"),
     "placements": Command("anymo.body.cli", "list the body-surface placements and the named placements"),
