@@ -116,11 +116,13 @@ async def _run(args, prog: str, engine, captioner) -> dict:
         service = LiveService(engine, captioner, opts)
         view = LiveView(plain=args.plain or args.headless)
         phases_seen: list[dict] = []
-        t_stream0 = wearables.info["t_start_s"]
+        t_stream0: list[float] = []  # the wearables replay from their first sample: the first window's start
 
         def follow(ev: dict) -> None:  # what was replayed during each labelled window (its last second)
             if ev.get("type") == "label":
-                phase = phase_at(max(0.0, ev["t_end_s"] - 0.5 - t_stream0), args.phase_s)
+                if not t_stream0:
+                    t_stream0.append(ev["t_start_s"])
+                phase = phase_at(max(0.0, ev["t_end_s"] - 0.5 - t_stream0[0]), args.phase_s)
                 phases_seen.append({"t_end_s": ev["t_end_s"], "phase": phase, "label": ev["label"],
                                     "confidence": ev["confidence"]})
         service.subscribe(follow)

@@ -193,13 +193,15 @@ async def _replay(args, engine, captioner, view: LiveView) -> int:
                           config=RuntimeConfig(hop_s=args.hop_s), clock=lambda: time.time() - clock_offset[0])
     runtime.subscribe(lambda ev: view.on_event({**ev.to_json(), "type": ev.kind}))
     t_end = None if args.seconds is None else time.monotonic() + args.seconds
+    last_s = None
     async for block in replay_recording(args.replay, speed=args.speed):
-        if args.speed > 0:
-            clock_offset[0] = time.time() - block.t_arrival_s
+        clock_offset[0] = time.time() - block.t_arrival_s  # the runtime's "now" is the recording's time
         runtime.on_samples(block.address, block)
+        last_s = block.t_arrival_s if last_s is None else max(last_s, block.t_arrival_s)
         if t_end is not None and time.monotonic() > t_end:
             break
-    runtime.poll(now=float("inf") if args.speed == 0 else None)
+    if last_s is not None:
+        runtime.poll(now=last_s + runtime.config.cut_wait_s)  # the windows the recording's end completes
     runtime.close(wait_caption_s=5.0)
     writer.close(meta={"summary": runtime.summary()})
     print(f"session {writer.session_id}: {runtime.labels_emitted} labels, {runtime.captions_emitted} captions", file=sys.stderr)

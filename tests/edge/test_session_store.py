@@ -111,3 +111,23 @@ def test_kill_9_mid_session_loses_at_most_the_last_second_and_the_file_stays_rea
             t = r.samples(session_id, f"AA:00:00:00:00:0{i}")["t_host_s"]
             assert len(t) >= 4 * 25 * 2  # >= 2 s of 100 Hz survived
             assert np.all(np.diff(t) > 0)  # whole blocks, in order
+
+
+def test_anymo_live_lists_and_exports_stored_sessions(tmp_path, capsys):
+    from edge.live_cli import main
+
+    db = tmp_path / "s.sqlite"
+    w = SessionWriter(db, devices=[("AA:00:00:00:00:01", "anymo-imu", "left_wrist")])
+    t = 1.7e9 + np.arange(0, 2, 0.01)
+    w.add_samples("AA:00:00:00:00:01", _block("AA:00:00:00:00:01", t))
+    w.add_label(0, t[0], t[0] + 5, t[0] + 5.02, "walking", 0.7, "walking", 0.8, [["walking", 0.7]], ["left_wrist"])
+    w.commit()  # not closed: as after a crash
+    assert main(["sessions", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert f"{w.session_id:>5}" in out and "200 samples" in out and "not closed" in out
+    assert main(["export", str(w.session_id), "--db", str(db), "--csv", str(tmp_path / "x"),
+                 "--json", str(tmp_path / "x.json")]) == 0
+    assert [r["label"] for r in csv.DictReader((tmp_path / "x" / "labels.csv").open())] == ["walking"]
+    assert json.loads((tmp_path / "x.json").read_text())["timeline"][0]["label"] == "walking"
+    assert main(["export", "99", "--db", str(db), "--json", str(tmp_path / "y.json")]) == 1
+    assert "no session 99" in capsys.readouterr().err
