@@ -649,17 +649,21 @@ def _step_angle_rad(q: np.ndarray) -> np.ndarray:
 def remove_flips(q: np.ndarray, max_step_rad: float) -> tuple[np.ndarray, int]:
     """Remove frame-to-frame orientation steps larger than ``max_step_rad`` from world quaternions [F, 4].
 
-    A step's rotation (in the segment frame) is undone for the rest of the clip, so the segment
-    carries on from where it was; the steps around it set the motion. Returns (quaternions, steps removed).
+    The step is replaced by the one before it (the segment keeps turning as it was) and the rest of
+    the clip is turned by the difference, in the segment frame, so the motion after the step is kept
+    as it was relative to the segment. Returns (quaternions, steps removed).
     """
     step = _step_angle_rad(q)
     bad = np.nonzero(step > max_step_rad)[0]
     if not bad.size:
         return q, 0
     out = q.copy()
-    for k in bad:  # frame k -> k+1 jumps: turn frames k+1.. back by the jump (in the segment frame)
+    for k in bad:  # frame k -> k+1 jumps
         jump = quat_mul(quat_conj(out[k]), out[k + 1])
-        out[k + 1 :] = quat_mul(out[k + 1 :], quat_conj(jump))
+        prev = quat_mul(quat_conj(out[k - 1]), out[k]) if k > 0 else np.array([1.0, 0.0, 0.0, 0.0])
+        if _step_angle_rad(np.stack([np.array([1.0, 0.0, 0.0, 0.0]), prev]))[0] > max_step_rad:
+            prev = np.array([1.0, 0.0, 0.0, 0.0])  # two jumps in a row: hold the pose for the frame
+        out[k + 1 :] = quat_mul(out[k + 1 :], quat_mul(quat_conj(jump), prev))
     return quat_normalize(out), int(bad.size)
 
 
