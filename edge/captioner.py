@@ -261,6 +261,16 @@ class Captioner:
             lora = Bundle(bundle_dir).path(cfg["lora_file"])
         return cls(projector, cfg, threads=threads, lora_path=lora)
 
+    @classmethod
+    def from_dir(cls, captioner_dir: str | Path, threads: int = 2) -> Captioner:
+        """A trained captioner folder (``config.json`` + ``projector.npy``, before export) or a bundle."""
+        d = Path(captioner_dir)
+        if (d / "manifest.json").is_file():
+            return cls.load(d, threads=threads)
+        cfg = json.loads((d / "config.json").read_text())
+        lora = d / Path(cfg["lora_file"]).name if cfg.get("lora_file") else None
+        return cls(np.load(d / "projector.npy", allow_pickle=False), cfg, threads=threads, lora_path=lora)
+
     def close(self) -> None:
         self.runner.close()
 
@@ -298,12 +308,13 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def bench_captioner(bundle_dir: str | Path, threads: Sequence[int] = (1, 2), n_windows: int = 10, decode_tokens: int = 32,
+def bench_captioner(path: str | Path, threads: Sequence[int] = (1, 2), n_windows: int = 10, decode_tokens: int = 32,
                     seed: int = 0) -> dict:
-    """Caption timings for `anymo bench`: per thread count, prefill tokens/s, decode tokens/s (greedy,
+    """Caption timings for `anymo bench` (``path``: a bundle or a captioner folder): per thread count, prefill tokens/s, decode tokens/s (greedy,
     ``decode_tokens`` forced without stopping), time to a full caption of a 5 s window (median and p90
     over ``n_windows`` windows of random motion tokens), load time and peak RSS of the process."""
-    cfg, _ = read_captioner_config(bundle_dir)
+    p = Path(path)
+    cfg = read_captioner_config(p)[0] if (p / "manifest.json").is_file() else json.loads((p / "config.json").read_text())
     rng = np.random.default_rng(seed)
     c, k = int(cfg["n_codebooks"]), int(cfg["codebook_size"])
     windows = [rng.integers(0, k, size=(c, int(cfg["token_steps"]))) for _ in range(n_windows)]
@@ -311,7 +322,7 @@ def bench_captioner(bundle_dir: str | Path, threads: Sequence[int] = (1, 2), n_w
     out: dict = {"base_model": cfg.get("base_model", {}).get("file"), "cpu_count": os.cpu_count(), "threads": {}}
     for th in threads:
         t0 = time.perf_counter()
-        cap = Captioner.load(bundle_dir, threads=th)
+        cap = Captioner.from_dir(path, threads=th)
         load_s = time.perf_counter() - t0
         cap.caption(windows[0], labels[0], ["right_wrist"])  # warm-up
         full, pre_tps, gen = [], [], []
