@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from anymo.data.recording import Recording
+from firmware_bridge.battery import BATTERY_LEVEL_UUID, BatteryLevel
 from firmware_bridge.bluez_fake import FakeBluez, PrivateBus, RemotePeer
 from firmware_bridge.devices import PERIPHERALS, get_peripheral
 from firmware_bridge.devices.base import GattServiceSpec, VirtualPeripheral
@@ -75,6 +76,8 @@ class WearableSpec:
     faults: FaultPlan = field(default_factory=FaultPlan)
     loop: bool = True  # loop the replay
     rssi_dbm: int | None = None  # default: the emulator's rssi_dbm minus 3 dB per index
+    battery_pct: int = 87  # Battery Level at start, for device types with the Battery Service
+    battery_s_per_pct: float = 30.0  # discharge: one percent per this many seconds
 
     def __post_init__(self) -> None:
         if self.device_type not in PERIPHERALS:
@@ -131,6 +134,8 @@ class VirtualWearable(RemotePeer):
         self.manufacturer_data = dict(getattr(self.peripheral, "manufacturer_data", {}) or {})
         self.service_data = {}
         self.mtu = int(getattr(self.peripheral, "mtu", 247))
+        self.battery = BatteryLevel(spec.battery_pct, spec.battery_s_per_pct) if self.peripheral.battery_service \
+            else None  # outlives links: the device's battery, not its connection state
         self.source: SampleSource = make_source(spec.replay, spec.loop, index)
         recording = getattr(self.source, "recording", None)
         self.placement = spec.placement
@@ -162,7 +167,7 @@ class VirtualWearable(RemotePeer):
     # --- RemotePeer --------------------------------------------------------------------------------
 
     def gatt_services(self) -> tuple[GattServiceSpec, ...]:
-        return tuple(self.peripheral.services)
+        return tuple(self.peripheral.services) + ((BatteryLevel.service,) if self.battery is not None else ())
 
     def on_connect(self, send) -> None:
         self.peripheral = self._new_peripheral()  # fresh device state per link
@@ -173,18 +178,26 @@ class VirtualWearable(RemotePeer):
     def on_disconnect(self, reason: str) -> None:
         self.connected = False
         self._send = None
+        if self.battery is not None:
+            self.battery.notifying = False
         self.stats["link_losses"] += 1
         if reason == "remote":
             self.stats["disconnects"] += 1
         self._stop_producer()
 
     def on_read(self, char_uuid: str) -> bytes:
+        if self.battery is not None and char_uuid.lower() == BATTERY_LEVEL_UUID:
+            return self.battery.read()
         return self.peripheral.read(char_uuid)
 
     def on_write(self, char_uuid: str, data: bytes, with_response: bool) -> None:
         self._reply(self.peripheral.on_write(char_uuid, bytes(data)))
 
     def on_subscribe(self, char_uuid: str, enabled: bool) -> None:
+        if self.battery is not None and char_uuid.lower() == BATTERY_LEVEL_UUID:
+            self.battery.notifying = enabled
+            self.battery.changed()  # the current level is known to the central: notify only changes
+            return
         self._reply(self.peripheral.on_subscribe(char_uuid, enabled))
 
     def _reply(self, replies) -> None:
@@ -272,6 +285,10 @@ class VirtualWearable(RemotePeer):
             if self._rng.random() < self.faults.duplicate_prob:
                 self._send(uuid, data)
                 self.stats["packets_duplicated"] += 1
+        if self.battery is not None and self._send is not None:
+            level = self.battery.changed()
+            if level is not None:
+                self._send(BATTERY_LEVEL_UUID, level)
         n = len(t_mono)
         self.stats["samples"] += n
         self._truth.append(SentSample(

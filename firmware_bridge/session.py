@@ -27,6 +27,7 @@ from pathlib import Path
 from bleak import BleakClient
 from bleak_retry_connector import establish_connection
 
+from .battery import watch_battery
 from .bleak_gatt import BleakGattClient
 from .devices import get_driver
 from .devices.base import StreamSettings
@@ -255,14 +256,19 @@ class Session:
                     driver.start(gatt, settings, lambda uuid, data: link.stream.on_notify(uuid, data, time.time())),
                     cfg.start_timeout_s)
                 link.stream.new_connection(decoder)
+                battery = asyncio.ensure_future(watch_battery(gatt, link.stream.set_battery))
                 ever_connected, attempt = True, 0
                 link.last_warning = None
                 log.info("%s (%s, %s): streaming", dev.address, dev.device_type, dev.placement)
                 stop_wait = asyncio.ensure_future(self._stop.wait())
                 lost_wait = asyncio.ensure_future(link.lost.wait())
-                await asyncio.wait([stop_wait, lost_wait], return_when=asyncio.FIRST_COMPLETED)
-                stop_wait.cancel()
-                lost_wait.cancel()
+                try:
+                    await asyncio.wait([stop_wait, lost_wait], return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    stop_wait.cancel()
+                    lost_wait.cancel()
+                    battery.cancel()
+                    await asyncio.gather(battery, return_exceptions=True)
                 if self._stop.is_set():
                     return  # _close runs the stop procedure
                 link.stream.end_connection("link lost")

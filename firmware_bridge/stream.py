@@ -86,6 +86,7 @@ class DeviceStats:
     clock_epochs: int = 0
     rate_hz: float = float("nan")
     last_error: str = ""
+    battery_pct: int | None = None  # Battery Level (GATT 0x2A19) where the device reports it, else None
     samples_by_sensor: dict[str, int] = field(default_factory=dict)  # e.g. {"acc": n, "gyro": m} for Polar
 
     def to_json(self) -> dict:
@@ -329,6 +330,12 @@ class DeviceStream:
         if self._periods:
             # nominal rate from the device's own sample spacing, converted to host seconds
             st.rate_hz = float(1.0 / (np.median(self._periods) * self.clock.rate))
+
+    def set_battery(self, level_pct: int) -> None:
+        """The device reported its battery level (percent)."""
+        if level_pct != self._stats.battery_pct:
+            self._stats.battery_pct = int(level_pct)
+            self._event("battery", level_pct=int(level_pct))
 
     def write_clock(self) -> None:
         """Store the current clock mapping of this device in the recording (the reader re-times with it)."""

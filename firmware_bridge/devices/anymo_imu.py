@@ -275,6 +275,7 @@ class AnymoImuPeripheral(VirtualPeripheral):
 
     device_type = "anymo-imu"
     advertised_service_uuids = (SERVICE_UUID,)
+    battery_service = True  # GATT Battery Service 0x180F (Battery Level 0x2A19)
 
     def __init__(self, local_name: str = "AnyMo IMU", info: DeviceInfo | None = None, mtu: int = 247) -> None:
         self.local_name = local_name

@@ -163,6 +163,7 @@ class VirtualPeripheral(abc.ABC):
     services: tuple[GattServiceSpec, ...]
     advertised_service_uuids: tuple[str, ...]
     manufacturer_data: dict[int, bytes] = {}
+    battery_service: bool = False  # the real device has the GATT Battery Service (the emulator then offers it)
 
     @abc.abstractmethod
     def on_write(self, char_uuid: str, data: bytes) -> list[tuple[str, bytes]]:

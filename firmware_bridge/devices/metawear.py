@@ -199,6 +199,7 @@ class MetaWearPeripheral(VirtualPeripheral):
 
     device_type = "metamotion"
     advertised_service_uuids = (SERVICE_UUID,)
+    battery_service = True  # GATT Battery Service 0x180F (Battery Level 0x2A19)
 
     def __init__(self, local_name: str = "MetaWear", revision: int = 1) -> None:
         self.local_name = local_name

@@ -471,6 +471,8 @@ class PolarPmdDriver(DeviceDriver):
 class PolarPmdPeripheral(VirtualPeripheral):
     """A Polar device's PMD service for the emulator (control point state machine + frame encoder)."""
 
+    battery_service = True  # GATT Battery Service 0x180F (Battery Level 0x2A19)
+
     def __init__(self, device_type: str = "polar-verity", local_name: str | None = None, mtu: int = 232,
                  samples_per_frame: int | None = None) -> None:
         self.model = POLAR_MODELS[device_type]

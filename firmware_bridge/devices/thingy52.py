@@ -158,6 +158,7 @@ class Thingy52Peripheral(VirtualPeripheral):
 
     device_type = "thingy52"
     advertised_service_uuids = (CONFIGURATION_SERVICE_UUID,)
+    battery_service = True  # GATT Battery Service 0x180F (Battery Level 0x2A19)
 
     def __init__(self, local_name: str = "Thingy") -> None:
         self.local_name = local_name

@@ -10,6 +10,7 @@ import pytest
 from bleak import BleakClient, BleakScanner
 from bleak.exc import BleakBluetoothNotAvailableError, BleakError, BleakGATTProtocolError
 
+from firmware_bridge.battery import BATTERY_LEVEL_UUID, BATTERY_SERVICE_UUID
 from firmware_bridge.bleak_gatt import BleakGattClient
 from firmware_bridge.devices import anymo_imu, get_driver, polar
 from firmware_bridge.devices.base import StreamSettings
@@ -122,9 +123,9 @@ def test_connect_lists_gatt_reads_writes_and_notifies(emulate):
             return table, services, bytes(info), reply, errors
 
     table, services, info, reply, errors = emulate([WearableSpec("anymo-imu")], body)
-    assert services == [anymo_imu.SERVICE_UUID]
+    assert sorted(services) == sorted([anymo_imu.SERVICE_UUID, BATTERY_SERVICE_UUID])  # + Battery Service
     assert table == {anymo_imu.INFO_UUID: ["read"], anymo_imu.CONFIG_UUID: ["notify", "read", "write"],
-                     anymo_imu.DATA_UUID: ["notify"]}
+                     anymo_imu.DATA_UUID: ["notify"], BATTERY_LEVEL_UUID: ["notify", "read"]}
     parsed = anymo_imu.DeviceInfo.unpack(info)
     assert parsed.sensor_name == "emulator" and parsed.protocol_version == anymo_imu.PROTOCOL_VERSION
     assert reply == anymo_imu.reply(anymo_imu.OP_STOP, anymo_imu.STATUS_OK)
@@ -243,7 +244,7 @@ def test_pairing_and_unpairing(emulate):
         return paired, still_paired, services, em.fake.device_of(POLAR)
 
     paired, still_paired, services, after = emulate(TWO, body)
-    assert paired and still_paired and services == [polar.PMD_SERVICE_UUID]
+    assert paired and still_paired and sorted(services) == sorted([polar.PMD_SERVICE_UUID, BATTERY_SERVICE_UUID])
     assert after is None  # RemoveDevice forgot it
 
 
