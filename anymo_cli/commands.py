@@ -24,6 +24,7 @@ COMMANDS: dict[str, Command] = {
     # the runtime (edge/)
     "demo": Command("edge.demo", "the main job: emulated wearables -> BLE bridge -> live labels and captions + the companion app", "device"),
     "live": Command("edge.live_cli", "live activity labels and captions in the terminal from the paired wearables (or a recording)", "device"),
+    "caption": Command("edge.caption_cli", "a caption per 5 s window of a recording: motion tokens -> SmolLM2-135M on llama.cpp", "device"),
     "app": Command("companion_app.cli", "serve the phone/watch companion app (localhost; --lan with a pairing token)", "device"),
     # the method (anymo/)
     "simulate": Command("anymo.sim.cli", "write shards of simulated IMU windows (acc_mps2, gyro_rads) with captions", "sim"),
