@@ -140,7 +140,13 @@ class Session:
 
     @property
     def stats(self) -> dict[str, DeviceStats]:
+        """Per-device statistics now (the live objects: they keep changing; ``snapshot()`` for copies)."""
         return {a: link.stream.stats for a, link in self.links.items()}
+
+    def snapshot(self) -> dict[str, dict]:
+        """Per-device statistics now as plain JSON values (``DeviceStats.to_json``; NaN -> None): safe to keep,
+        send to a browser or store. Cheap enough to call every second (the clock fit is refreshed here)."""
+        return {a: s.to_json() for a, s in self.stats.items()}
 
     # -- running -----------------------------------------------------------------------------------
 

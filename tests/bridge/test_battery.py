@@ -4,6 +4,7 @@ bleak against the emulated wearables: read at connect, then followed through its
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -49,14 +50,23 @@ def test_battery_level_is_read_and_followed_through_bleak(emulate, device_type: 
         devices = [PairedDevice(a, s.device_type, "unknown") for a, s in zip(em.addresses, specs, strict=True)]
         session = Session(devices)
         task = asyncio.ensure_future(session.run(4.0))
+        t0 = asyncio.get_running_loop().time()
         first = None
+        snap = {}
         while not task.done():
             await asyncio.sleep(0.1)
             first = first if first is not None else session.stats[em.addresses[0]].battery_pct
+            if asyncio.get_running_loop().time() - t0 > 3.0 and not snap:
+                snap = session.snapshot()  # the runtime's view while streaming
         stats = await task
-        return em.addresses, first, stats, em.wearable(em.addresses[0]).battery.level()
+        return em.addresses, first, stats, em.wearable(em.addresses[0]).battery.level(), snap
 
-    addresses, first, stats, level_at_end = emulate(specs, body)
+    addresses, first, stats, level_at_end, snap = emulate(specs, body)
+    json.dumps(snap, allow_nan=False)  # plain JSON values
+    live = snap[addresses[0]]
+    assert live["connected"] and live["samples_received"] > 0 and live["rate_hz"] > 0
+    assert live["battery_pct"] is not None and snap[addresses[1]]["battery_pct"] is None
+    assert {"packets_lost", "reconnects", "clock_drift_ppm", "clock_drift_ci_ppm", "last_error"} <= set(live)
     with_bas, without = stats[addresses[0]], stats[addresses[1]]
     assert first is not None and 60 <= first <= 64  # read right after connecting
     # the discharge arrived as notifications (the level may have dropped once more as the session ended)
