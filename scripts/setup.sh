@@ -37,6 +37,16 @@ if [ ! -f "$stamp" ]; then
   if [[ ",$extras," == *",eval,"* || ",$extras," == *",train,"* ]]; then
     .venv/bin/python -m pip install -q "torch==2.13.0"
   fi
-  .venv/bin/python -m pip install -q -e ".[${extras}]"
+  # llama-cpp-python (device extra) compiles llama.cpp from source, minutes on 2 cores: build its wheel once
+  # into a cache outside the clone (ANYMO_WHEEL_CACHE, default ~/.cache/anymo-wheels) and install from there.
+  wheels="${ANYMO_WHEEL_CACHE:-$HOME/.cache/anymo-wheels}"
+  mkdir -p "$wheels"
+  if [[ ",$extras," == *",device,"* ]]; then
+    if ! ls "$wheels"/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1; then
+      echo "setup: building llama-cpp-python 0.3.36 once into $wheels (a few minutes)" >&2
+      .venv/bin/python -m pip wheel -q --no-deps "llama-cpp-python==0.3.36" -w "$wheels"
+    fi
+  fi
+  .venv/bin/python -m pip install -q --find-links "$wheels" -e ".[${extras}]"
   touch "$stamp"
 fi
