@@ -161,7 +161,7 @@ class Logistic:
     coef: np.ndarray  # [F + 1, K]
 
     @staticmethod
-    def fit(x: np.ndarray, y: np.ndarray, n_classes: int, ridge: float) -> "Logistic":
+    def fit(x: np.ndarray, y: np.ndarray, n_classes: int, ridge: float) -> Logistic:
         from scipy.optimize import minimize
 
         mu, sd = x.mean(0), x.std(0) + 1e-6
@@ -249,7 +249,7 @@ def simulate_label_windows(label: str, placements: list[str], spec: DeviceSpec, 
     from anymo.data.recording import LabelSegment, Recording
     from anymo.motion.procedural import generate_with_params
     from anymo.motion.procedural.sequence import TRANSITION_S
-    from anymo.sim.hardware import DEVICE_PRESETS
+    from anymo.sim.devices import DEVICE_PRESETS
     from anymo.sim.mounting import MountingConfig
     from anymo.sim.simulate import SimConfig, simulate_imu
 

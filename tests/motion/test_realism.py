@@ -101,3 +101,18 @@ def test_curls_supinate_and_pushes_turn_the_forearm() -> None:
     m, _ = _clip("pushing", 0)
     tw = _angle_series(m, "RightForeArm", "RightUpperArm")
     assert np.abs(tw[:, 2]).max() > np.deg2rad(40)  # pronation with the extension (was fixed)
+
+
+@pytest.mark.parametrize("activity", ["drinking", "eating_soup", "eating_meat"])
+def test_objects_set_down_on_the_table_give_contacts(activity: str) -> None:
+    m, p = generate_with_params(activity, 16.0, np.random.default_rng(2), shape=SHAPE, rate_hz=RATE,
+                                posture="sitting" if activity == "drinking" else None)
+    imp = p.hand_impacts
+    bites = int(np.floor(p.tempo_hz * 16.0))
+    assert len(imp) >= max(1, bites - 1)  # one landing per sip / spoonful / forkful
+    hand = "RightHand" if (imp.side == 0).all() else "LeftHand"
+    z = m.pos_m[:, SEGMENT_INDEX[hand], 2]
+    low = np.percentile(z, 20)
+    for tc in imp.t_s:  # each contact happens with the hand down at the table, not up at the mouth
+        assert z[int(round(tc * RATE))] < low + 0.05
+    assert np.all((imp.peak_mps2 > 0.5 * 9.81) & (imp.peak_mps2 < 8 * 9.81))

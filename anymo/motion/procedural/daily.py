@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from anymo.body.skeleton import Skeleton
-from anymo.motion.procedural.impacts import hand_contact_impacts
+from anymo.motion.procedural.impacts import HandImpacts, hand_contact_impacts
 from anymo.motion.procedural.params import ActivityParams
 from anymo.motion.procedural.pose import OTHER_SIDE, SIDES, Pose
 from anymo.motion.procedural.postures import planted, sitting_base, standing_base
@@ -89,6 +89,29 @@ def _sips(p: ActivityParams, rng: np.random.Generator, t_s: np.ndarray, period_s
     return up
 
 
+def set_down_contacts(b: Body, side: str, target: np.ndarray, up: np.ndarray, t_s: np.ndarray, rng: np.random.Generator,
+                      rate_hz: float) -> HandImpacts:
+    """Hand-object contacts where an object (glass, spoon, fork) is brought back down onto the table: each
+    time ``up`` comes down through 0.1 the object lands as ``up`` reaches ~0. The landing speed is the hand's
+    speed at that last tenth of the way: people slow down before setting an object down (the final,
+    visually guided phase of a reach, e.g. Jeannerod 1984, J Mot Behav 16:235), so that is the speed
+    the object still has when it touches; the table pushes back up (the trunk's up axis)."""
+    below = up < 0.1
+    starts = np.flatnonzero(below[1:] & ~below[:-1]) + 1
+    if starts.size == 0:
+        return HandImpacts.empty()
+    speed = np.linalg.norm(np.gradient(target, 1.0 / rate_hz, axis=0), axis=1)
+    land = []
+    for i in starts:
+        j = i + int(np.argmax(up[i:] < 0.01)) if np.any(up[i:] < 0.01) else -1
+        land.append(j)
+    keep = np.array([j > 0 for j in land])
+    if not keep.any():
+        return HandImpacts.empty()
+    i0, j0 = starts[keep], np.array(land)[keep]
+    return hand_contact_impacts(t_s[j0], 0 if side == "right" else 1, speed[i0], b.trunk_dir(np.array([0.0, 0.0, 1.0]))[j0], rng)
+
+
 def drinking(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
     side, s = p.hand, SIDES[p.hand]
     seated = _seated(p, rng, 0.5)
@@ -100,7 +123,11 @@ def drinking(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.
     mouth = b.head(np.array([0.04, s * 0.03, -0.05]))
     start = _table_rest(b, side, seated)
     reach_env = fade_in_out(t_s, t_s[-1], min(1.0, 0.25 * t_s[-1]))
-    target = blend_path(blend_path(start, hold, reach_env), mouth, up, b.trunk_dir(np.array([1.0, 0.0, 0.0])), 0.05)
+    if seated:  # at a table the glass goes back onto it between sips (hand-object contacts when it lands)
+        target = blend_path(start, mouth, up, b.trunk_dir(np.array([1.0, 0.0, 0.0])), 0.05)
+        p.hand_impacts = set_down_contacts(b, side, target, up, t_s, rng, p.rate_hz)
+    else:
+        target = blend_path(blend_path(start, hold, reach_env), mouth, up, b.trunk_dir(np.array([1.0, 0.0, 0.0])), 0.05)
     b.reach(side, target, _pole(b, side, out=0.6, back=-0.2), pronation=D(10) - D(35) * up)
     pose.wrist(side, deviation=-D(20) * up)
     return planted(sk, pose, p.rate_hz)
@@ -129,6 +156,8 @@ def _eating(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.n
         mouth = b.head(np.array([0.05, so * 0.02, -0.04]))
     target = blend_path(blend_path(_table_rest(b, fork_hand, True), plate, env), mouth, up, b.trunk_dir(np.array([1.0, 0.0, 0.5])), 0.04)
     b.reach(fork_hand, target, _pole(b, fork_hand, out=0.8, back=-0.1), pronation=D(60) - D(40) * up)
+    # the spoon / fork comes back down into the bowl / onto the plate after each bite
+    p.hand_impacts = set_down_contacts(b, fork_hand, target, up * env, t_s, rng, p.rate_hz)
     if soup:
         b.reach(other, _table_rest(b, other, True), _pole(b, other), pronation=D(70))
     return planted(sk, pose, p.rate_hz)

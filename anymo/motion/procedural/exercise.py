@@ -89,11 +89,11 @@ def arm_curls(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np
     hanging) to palm up - the biceps is the main supinator and a dumbbell curl turns the palm up as it
     rises (forearm range ~75 deg pronation / ~85 deg supination: Morrey, Askew & Chao 1981, J Bone Joint
     Surg Am 63:872); the elbow drifts forward 15-25 deg. Was: a fixed supinated forearm and a 15 deg drift,
-    so the forearm only turned about one axis. Tempo 1.5-3 s per repetition (moderate tempo, 1-2 s per
+    so the forearm only turned about one axis. Tempo 2-4 s per repetition (moderate tempo, 1-2 s per
     phase: ACSM 2009, Med Sci Sports Exerc 41:687)."""
     top = D(rng.uniform(110, 140))
     drift = D(rng.uniform(15, 25))
-    return _arm_rep(p, rng, sk, t_s, (1.5, 3.0), lambda pose, s, e: (pose.shoulder(s, flex=D(5) + drift * e, abd=D(5)),
+    return _arm_rep(p, rng, sk, t_s, (2.0, 4.0), lambda pose, s, e: (pose.shoulder(s, flex=D(5) + drift * e, abd=D(5)),
                                                                       pose.elbow(s, D(10) + top * e, pronation=D(0) - D(80) * e)))
 
 
