@@ -163,7 +163,7 @@ def real_quality(cap: Captioner, checkpoint: str, per_dataset: int) -> dict:
         tok = model.tokens(x)
         ranks = np.argsort(-(emb @ model.embed_text(vocab).T), axis=1)
         res = {}
-        for variant in all_c:
+        for variant, acc_lists in all_c.items():
             cands, base, refs = [], [], []
             for i in range(len(win)):
                 labels = [vocab[j] for j in ranks[i, :3]]
@@ -175,7 +175,7 @@ def real_quality(cap: Captioner, checkpoint: str, per_dataset: int) -> dict:
             res[variant] = {"captioner": scores(cands, refs), "template_baseline": scores(base, refs),
                             "zero_shot_top1_accuracy": float(np.mean([vocab[r[0]] == lab for r, lab in zip(ranks, win.label, strict=True)])),
                             "examples": [{"label": win.label[i], "caption": cands[i], "baseline": base[i]} for i in range(min(3, len(win)))]}
-            for acc, v in zip(all_c[variant], (cands, base, refs), strict=True):
+            for acc, v in zip(acc_lists, (cands, base, refs), strict=True):
                 acc += v
         out[name] = res
     out["all"] = {v: {"captioner": scores(c[0], c[2]), "template_baseline": scores(c[1], c[2])} for v, c in all_c.items() if c[0]}

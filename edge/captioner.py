@@ -104,6 +104,7 @@ class LlamaRunner:
         self.n_embd = int(self.llm.n_embd())
         self._tok_batch = lc.llama_batch_init(n_ctx, 0, 1)
         self._emb_batch = lc.llama_batch_init(n_ctx, self.n_embd, 1)
+        self._prefix: list[int] = []
         self._adapter = None
         if lora_path is not None:
             self._adapter = lc.llama_adapter_lora_init(self.llm._model.model, str(lora_path).encode())
@@ -138,6 +139,15 @@ class LlamaRunner:
             lc.llama_memory_clear(lc.llama_get_memory(self.ctx), True)
         else:  # older bindings
             lc.llama_kv_self_clear(self.ctx)
+        self._prefix: list[int] = []
+
+    def _keep_prefix(self, n: int) -> None:
+        """Drop every cached position from ``n`` on (the constant prompt head stays cached)."""
+        lc = self.lc
+        if hasattr(lc, "llama_memory_seq_rm"):
+            lc.llama_memory_seq_rm(lc.llama_get_memory(self.ctx), 0, n, -1)
+        else:
+            lc.llama_kv_self_seq_rm(self.ctx, 0, n, -1)
 
     def _decode(self, batch, n: int, pos0: int, want_logits: bool) -> None:
         batch.n_tokens = n
@@ -181,9 +191,15 @@ class LlamaRunner:
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).copy()
 
     def prompt_logits(self, before: list[int], motion: np.ndarray, after: list[int]) -> np.ndarray:
-        """Next-token logits after the whole prompt (from a clean cache)."""
-        self.reset()
-        pos = self.feed_tokens(before, 0)
+        """Next-token logits after the whole prompt. The head ``before`` is the same for every caption:
+        its cache entries (computed alone, so bit-identical) are kept from the previous caption."""
+        if getattr(self, "_prefix", None) == list(before):
+            self._keep_prefix(len(before))
+            pos = len(before)
+        else:
+            self.reset()
+            pos = self.feed_tokens(before, 0)
+            self._prefix = list(before)
         pos = self.feed_embeddings(motion, pos, want_logits=not after)
         self.feed_tokens(after, pos, want_logits=True)
         return self.last_logits()
