@@ -65,7 +65,7 @@ BUILTIN = ("random", "supervised", "simfeatures")
 
 def load_model(spec: str, seed: int = 0, vocabulary: list[str] | None = None) -> MotionTextModel | str:
     """``random`` -> RandomModel; ``supervised`` -> the string "supervised" (the harness fits it);
-    a path -> a bundle (no bundle format exists yet: a clear error)."""
+    a folder with ``config.json`` or ``checkpoint/config.json`` -> the AnyMo checkpoint (`TorchMotionTextModel`)."""
     if spec == "random":
         return RandomModel(seed=seed, vocabulary=vocabulary)
     if spec == "simfeatures":  # features + logistic regression trained on simulated windows only
@@ -77,6 +77,10 @@ def load_model(spec: str, seed: int = 0, vocabulary: list[str] | None = None) ->
     path = Path(spec)
     if not path.exists():
         raise FileNotFoundError(f"model {spec!r}: no such file or folder; use 'random', 'supervised' or a bundle path")
+    if (path / "config.json").is_file() or (path / "checkpoint" / "config.json").is_file():
+        from anymo.model.zero_shot import TorchMotionTextModel  # a trained AnyMo checkpoint (needs torch)
+
+        return TorchMotionTextModel(path)
     raise NotImplementedError(
         f"model {spec!r}: there is no model bundle format yet; the evaluator accepts any object implementing "
         "anymo.eval.models.MotionTextModel (embed_imu, embed_text, optional caption) via anymo.eval.harness.evaluate"
