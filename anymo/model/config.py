@@ -15,10 +15,10 @@ class ModelConfig:
     """
 
     window_len: int = 300  # samples per window (5 s at 60 Hz)
-    conv_channels: tuple[int, ...] = (32, 64, 96, 128)  # per-sensor temporal encoder widths
+    conv_channels: tuple[int, ...] = (24, 48, 64, 96)  # per-sensor temporal encoder widths
     conv_strides: tuple[int, ...] = (2, 3, 1, 5)  # product = window_len / token_steps
     conv_kernel: int = 5
-    d_model: int = 128  # width of the sensor graph / time transformer
+    d_model: int = 96  # width of the sensor graph / time transformer
     n_heads: int = 4
     sensor_layers: int = 2  # attention across sensors (per time step), kinematic-tree biased
     time_layers: int = 2  # attention across time of the pooled full-body representation

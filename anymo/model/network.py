@@ -28,7 +28,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from anymo.model.config import ModelConfig
-from anymo.model.geometry import GEOMETRY_FEATURES, UNKNOWN_SEGMENT, placement_geometry, segment_graph_distance
+from anymo.model.geometry import (
+    GEOMETRY_FEATURES,
+    UNKNOWN_SEGMENT,
+    placement_geometry,
+    segment_graph_distance,
+)
 
 MASK_NEG = -1.0e4  # additive attention mask for empty slots (finite: a window with no sensor stays finite)
 N_INPUT_FEATURES = 8  # acc xyz, gyro xyz, |acc| - 1 g, |gyro|

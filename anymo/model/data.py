@@ -1,0 +1,104 @@
+"""Simulated shards -> in-memory training windows, and the text table every window's texts index into.
+
+`SimWindows` holds the one model input's normalisation of the shards (acc in g, gyro rad/s, clipped;
+float16 in memory to halve it) with each window's activity and caption as indices into a `TextTable`
+(unique texts, embedded once by the frozen MiniLM and cached on disk).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from anymo.model.text import embed_sentences, label_prompts
+from anymo.preprocess.normalise import to_model_input
+from anymo.sim.shards import load_shards
+
+
+@dataclass
+class SimWindows:
+    """Windows of one or more simulated datasets, ready for training (see the module docstring)."""
+
+    signals: np.ndarray  # [N, S, T, 6] float16, model-input units
+    placement_id: np.ndarray  # [N, S] int64
+    activity: list[str]
+    caption: list[str]
+    unit: np.ndarray  # [N] int64: (dataset, work unit), unique across the datasets loaded together
+    source: list[str]
+
+    def __len__(self) -> int:
+        return int(self.signals.shape[0])
+
+    @property
+    def n_sensors(self) -> int:
+        return int(self.signals.shape[1])
+
+
+def load_sim(directories: list[str | Path], min_purity: float = 0.5, max_windows: int | None = None) -> SimWindows:
+    """Every window of the shard folders with ``label_purity >= min_purity`` (all have the same K sensors)."""
+    sig, pid, act, cap, unit, src = [], [], [], [], [], []
+    unit_base = 0
+    for d in directories:
+        ds = load_shards(d)
+        top = 0
+        for a in ds.iter_shards():
+            keep = a["label_purity"] >= min_purity
+            n, s, t, _ = a["acc_mps2"][keep].shape
+            x = to_model_input(a["acc_mps2"][keep].reshape(n * s, t, 3), a["gyro_rads"][keep].reshape(n * s, t, 3))
+            sig.append(x.reshape(n, s, t, 6).astype(np.float16))
+            pid.append(a["placement_id"][keep].astype(np.int64))
+            act += [str(v) for v in a["activity"][keep]]
+            cap += [str(v) for v in a["caption"][keep]]
+            u = a["unit_id"][keep].astype(np.int64)
+            unit.append(u + unit_base)
+            top = max(top, int(u.max()) + 1 if len(u) else 0)
+            src += [str(v) for v in a["source"][keep]]
+            if max_windows is not None and sum(len(p) for p in pid) >= max_windows:
+                break
+        unit_base += top
+    widths = {p.shape[1] for p in pid}
+    if len(widths) > 1:
+        raise ValueError(f"simulated datasets with different sensors per window {sorted(widths)} cannot be mixed; simulate them with the same --sensors-per-window")
+    out = SimWindows(np.concatenate(sig), np.concatenate(pid), act, cap, np.concatenate(unit), src)
+    if max_windows is not None and len(out) > max_windows:
+        out = SimWindows(out.signals[:max_windows], out.placement_id[:max_windows], out.activity[:max_windows],
+                         out.caption[:max_windows], out.unit[:max_windows], out.source[:max_windows])
+    return out
+
+
+@dataclass
+class TextTable:
+    """Unique texts and their frozen MiniLM embeddings [M, 384]; ``index[text]`` = row."""
+
+    texts: list[str]
+    features: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.index = {t: i for i, t in enumerate(self.texts)}
+
+    def rows(self, texts: list[str]) -> np.ndarray:
+        return np.array([self.index[t] for t in texts], np.int64)
+
+
+def build_text_table(texts: list[str], cache: str | Path | None = None) -> TextTable:
+    """Embed the unique ``texts`` once (cached in ``cache`` .npz keyed by their sha256)."""
+    uniq = sorted(set(texts))
+    key = hashlib.sha256(json.dumps(uniq).encode()).hexdigest()
+    if cache is not None and Path(cache).is_file():
+        with np.load(cache, allow_pickle=False) as z:
+            if str(z["key"]) == key:
+                return TextTable(uniq, z["features"])
+    feats = embed_sentences(uniq)
+    if cache is not None:
+        Path(cache).parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cache, key=np.array(key), features=feats)
+    return TextTable(uniq, feats)
+
+
+def label_texts(labels: list[str]) -> dict[str, list[str]]:
+    """label -> its prompt texts (`label_prompts`)."""
+    return {lab: label_prompts(lab) for lab in labels}

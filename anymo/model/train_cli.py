@@ -1,0 +1,66 @@
+"""`anymo train`: train the AnyMo model on simulated shards (see `anymo.model.train` for the recipe).
+
+    anymo train --data SIM_DIR [SIM_DIR ...] --out CKPT_DIR [--val SIM_DIR] [--steps N] [--resume]
+
+Runs under ``torchrun --nproc_per_node N -m anymo.model.train_cli ...`` too (DDP over gloo).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import replace
+
+from anymo.model.augment import AugmentConfig
+from anymo.model.config import ModelConfig
+from anymo.model.train import TrainConfig, train
+
+
+def _parser(prog: str) -> argparse.ArgumentParser:
+    d = TrainConfig()
+    ap = argparse.ArgumentParser(prog=prog, description="Train the AnyMo encoder, tokenizer and text alignment on simulated IMU "
+                                 "shards (anymo simulate). Writes OUT/checkpoint (model.safetensors + config.json), "
+                                 "OUT/train_state (for --resume), OUT/log.jsonl and OUT/summary.json.")
+    ap.add_argument("--data", nargs="+", required=True, help="simulated shard folders to train on")
+    ap.add_argument("--out", required=True, help="output folder")
+    ap.add_argument("--val", default=None, help="held-out simulated folder for the periodic evaluation")
+    ap.add_argument("--steps", type=int, default=d.steps, help="optimiser steps (default %(default)s)")
+    ap.add_argument("--batch", type=int, default=d.batch, help="windows per step and process (default %(default)s)")
+    ap.add_argument("--lr", type=float, default=d.lr, help="peak learning rate (default %(default)s)")
+    ap.add_argument("--seed", type=int, default=d.seed, help="seed of weights, batches and augmentations (default %(default)s)")
+    ap.add_argument("--eval-every", type=int, default=d.eval_every, help="held-out evaluation period in steps (default %(default)s)")
+    ap.add_argument("--save-every", type=int, default=d.save_every, help="checkpoint period in steps (default %(default)s)")
+    ap.add_argument("--threads", type=int, default=d.threads, help="CPU threads in all (split over torchrun processes) (default %(default)s)")
+    ap.add_argument("--max-windows", type=int, default=None, help="use at most this many training windows")
+    ap.add_argument("--val-windows", type=int, default=d.val_windows, help="held-out windows evaluated (default %(default)s)")
+    ap.add_argument("--no-geometry", action="store_true", help="ablation: the encoder ignores placements (no geometry embedding, no kinematic bias)")
+    ap.add_argument("--no-pretraining", action="store_true", help="ablation: drop the placement-view and masked-observation losses")
+    ap.add_argument("--keep-steps", type=int, nargs="*", default=[], help="also keep OUT/checkpoint-stepN at these steps")
+    ap.add_argument("--teacher-sensors", type=int, default=d.teacher_sensors, help="sensors the full-body teacher sees (default %(default)s)")
+    ap.add_argument("--resume", action="store_true", help="continue from OUT/train_state when it exists")
+    ap.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    return ap
+
+
+def main(argv: list[str] | None = None, prog: str = "anymo train") -> int:
+    args = _parser(prog).parse_args(sys.argv[1:] if argv is None else argv)
+    cfg = TrainConfig(data=list(args.data), out=args.out, val=args.val, steps=args.steps, batch=args.batch, lr=args.lr,
+                      seed=args.seed, eval_every=args.eval_every, save_every=args.save_every, threads=args.threads,
+                      max_windows=args.max_windows, val_windows=args.val_windows, keep_steps=tuple(args.keep_steps),
+                      teacher_sensors=args.teacher_sensors,
+                      model=ModelConfig(use_geometry=not args.no_geometry), augment=AugmentConfig())
+    if args.no_pretraining:
+        cfg = replace(cfg, w_view=0.0, w_mask=0.0)
+    try:
+        summary = train(cfg, resume=args.resume, progress=not args.quiet)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        print(json.dumps(summary, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
