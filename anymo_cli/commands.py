@@ -31,6 +31,7 @@ COMMANDS: dict[str, Command] = {
     "placements": Command("anymo.body.cli", "list the body-surface placements and the named placements"),
     "eval": Command("anymo.eval.cli", "evaluate a model on real recordings: recognition, retrieval, captioning", "eval"),
     "datasets": Command("anymo.data.cli", "list the real datasets, where they are and what they hold"),
+    "train": Command("anymo.model.train_cli", "train the AnyMo encoder, motion tokenizer and text alignment on simulated shards", "train"),
     # the BLE bridge (firmware_bridge/)
     "scan": Command("firmware_bridge.cli", "list nearby wearables the bridge can stream from", "bridge", True),
     "pair": Command("firmware_bridge.cli", "remember a wearable and where on the body it is worn", "bridge", True),
