@@ -125,11 +125,14 @@ class LiveService:
         self.last_stats: dict = {}  # the bridge statistics of the last run, once it ended
         self.closed = False
         self.label_cache: dict[str, np.ndarray] = {}  # shared by every run's runtime
+        self._embed_lock = asyncio.Lock()  # one text-encoder job at a time (a pair during start-up waits for it)
 
     async def _embed(self, texts: list[str]) -> None:
         """Embed labels off the event loop (the text encoder can take a while for new ones)."""
-        if any(t not in self.label_cache for t in texts):
-            await asyncio.get_running_loop().run_in_executor(None, embed_labels_into, self.engine, texts, self.label_cache)
+        async with self._embed_lock:
+            if any(t not in self.label_cache for t in texts):
+                await asyncio.get_running_loop().run_in_executor(None, embed_labels_into, self.engine, texts,
+                                                                 self.label_cache)
 
     # -- events -------------------------------------------------------------------------------------
 

@@ -44,8 +44,9 @@ function renderLabel() {
   $("#label").textContent = ev.label;
   hero.classList.toggle("uncertain", ev.label === "uncertain");
   hero.style.setProperty("--accent", colorOf(ev.label));
-  $("#confbar").style.width = `${Math.round(100 * ev.confidence)}%`;
-  $("#conftext").textContent = pct(ev.confidence);
+  const unsure = ev.label === "uncertain";  // no label is likely enough: show the bar empty, the guesses below
+  $("#confbar").style.width = unsure ? "0%" : `${Math.round(100 * ev.confidence)}%`;
+  $("#conftext").textContent = unsure ? "–" : pct(ev.confidence);
   $("#top").innerHTML = ev.top.map(([t, p]) => `<span class="chip" style="--c:${colorOf(t)}">${esc(t)} <b>${pct(p)}</b></span>`).join("");
   $("#herometa").textContent = `${ev.sensors.map(pretty).join(" · ") || "no sensor"} · ${clock(ev.t_end_s)} · ${ev.inference_ms.toFixed(1)} ms`;
 }

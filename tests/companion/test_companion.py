@@ -36,6 +36,7 @@ def _requirements() -> None:
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (scripts/setup.sh installs it: apt-get install chromium)")
     pytest.importorskip("playwright.sync_api", reason="the Python package playwright is missing (dev extra)")
+    pytest.importorskip("aiohttp", reason="aiohttp is missing (device extra: pip install 'anymo-edge[device]')")
     if shutil.which("dbus-daemon") is None:
         pytest.skip("dbus-daemon missing: install the Debian package 'dbus'")
     from edge.bundle import DEFAULT_BUNDLE
@@ -107,9 +108,12 @@ def browser(tmp_path_factory):
         ctx.close()
 
 
-def _shot(page, name: str, full_page: bool = True) -> None:
+def _shot(page, name: str) -> None:
+    """The viewport as a phone shows it (the tab bar is fixed to the bottom), once any toast has faded."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
+    with contextlib.suppress(Exception):
+        page.wait_for_function("() => !document.querySelector('#toast')?.classList.contains('show')", timeout=5000)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
 def test_pair_from_the_devices_page_and_watch_the_label_follow_the_activity(app, browser):
@@ -123,11 +127,11 @@ def test_pair_from_the_devices_page_and_watch_the_label_follow_the_activity(app,
     wrist.locator(".pair").click()
     page.wait_for_selector("dialog[open]")
     page.click('.spot[data-placement="right_wrist"]')
-    assert page.inner_text("#placer-choice") == "right wrist"
-    _shot(page, "phone-pair-placement", full_page=False)
+    assert page.inner_text("#placer-choice").lower() == "right wrist"
+    _shot(page, "phone-pair-placement")
     page.click("#placer-ok")
     page.wait_for_selector('#paired .device[data-address="AA:4D:00:00:00:01"] .dot.on', timeout=30_000)
-    assert "right wrist" in page.inner_text("#paired")
+    assert "right wrist" in page.inner_text("#paired").lower()
     page.wait_for_function("() => document.querySelector('#paired .stats').innerText.includes('Hz')")
     page.click('nav button[data-tab="live"]')
     page.wait_for_function("() => !document.querySelector('#label').innerText.startsWith('waiting')", timeout=30_000)
@@ -167,14 +171,16 @@ def test_a_custom_label_is_added_and_scored_from_the_next_window(app, browser):
 
 def test_watch_layout_shows_the_label_large_on_round_and_square_faces(app, browser):
     for name, size in (("watch-round", 240), ("watch-square", 200)):
-        page = browser.new_page(viewport={"width": size, "height": size})
+        page = browser.new_page()
+        page.set_viewport_size({"width": size, "height": size})
         page.goto(app.url + "watch")
-        page.wait_for_function("() => document.querySelector('#conf').innerText.endsWith('%')", timeout=30_000)
+        page.wait_for_function("() => document.querySelector('#sub').innerText !== 'connecting'"
+                               " && !document.querySelector('#label').innerText.startsWith('…')", timeout=30_000)
         box = page.locator("#label").bounding_box()
         assert box["width"] <= size * 0.7  # inside the inscribed circle of a round face
         font_px = float(page.eval_on_selector("#label", "e => parseFloat(getComputedStyle(e).fontSize)"))
         assert font_px >= 18  # large: legible at a glance
-        _shot(page, name, full_page=False)
+        _shot(page, name)
         page.close()
 
 
