@@ -77,6 +77,10 @@ def load_model(spec: str, seed: int = 0, vocabulary: list[str] | None = None) ->
     path = Path(spec)
     if not path.exists():
         raise FileNotFoundError(f"model {spec!r}: no such file or folder; use 'random', 'supervised' or a bundle path")
+    if (path / "manifest.json").is_file():  # an exported bundle: evaluated through the device engine (edge.engine)
+        from edge.engine import EngineMotionTextModel
+
+        return EngineMotionTextModel(path)
     if (path / "config.json").is_file() or (path / "checkpoint" / "config.json").is_file():
         from anymo.model.zero_shot import TorchMotionTextModel  # a trained AnyMo checkpoint (needs torch)
 
