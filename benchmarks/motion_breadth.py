@@ -95,7 +95,7 @@ def mocap_breadth(data_dir: Path) -> dict | None:
             m = re.search(r"Frames:\s*(\d+)", text)
             n = int(m.group(1)) if m else 0
         else:  # AMC: one line holding only the frame number per frame
-            n = len(re.findall(r"^\d+\s*$", text, flags=re.M))
+            n = len(re.findall(r"^\d+\s*$", text, flags=re.MULTILINE))
         secs += n / float(r["rate_hz"] or 120)
     texts = [r["text"] for r in rows]
     return {"motions": len(rows), "distinct_descriptions": len(set(texts)), "caption_words": len(_words(texts)),

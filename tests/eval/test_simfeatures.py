@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from anymo.eval.models import load_model
-from anymo.eval.simfeatures import DEVICE_SPECS, Logistic, SimFeaturesModel, SimTrainConfig, training_set, window_features
+from anymo.eval.simfeatures import (
+    DEVICE_SPECS,
+    Logistic,
+    SimFeaturesModel,
+    SimTrainConfig,
+    training_set,
+    window_features,
+)
 from anymo.geometry.rotations import quat_to_matrix, random_quat
 
 

@@ -17,7 +17,7 @@ SHAPE = BodyShape(height_m=1.75)
 RATE = 120.0
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _clip(activity: str, seed: int, seconds: float = 10.0):
     return generate_with_params(activity, seconds, np.random.default_rng(seed), shape=SHAPE, rate_hz=RATE, hand="right")
 
