@@ -175,7 +175,11 @@ async def _pair(args) -> int:
                            calibration=calibration)
     except (TypeError, ValueError) as exc:
         raise CliError(str(exc), 2) from None
-    PairingStore().add(dev)
+    store = PairingStore()
+    try:
+        store.add(dev)
+    except OSError as exc:  # disk full, read-only file system, ...
+        raise CliError(f"cannot save the pairing store {store.path}: {exc.strerror or exc}", 1) from None
     if args.json:
         print(json.dumps(dev.to_json(), indent=2))
     else:

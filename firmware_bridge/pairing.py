@@ -306,7 +306,7 @@ class PairingStore:
         doc = {"schema_version": SCHEMA_VERSION, "devices": [d.to_json() for d in devices.values()]}
         try:
             atomic_write_text(self.path, json.dumps(doc, indent=2, allow_nan=False) + "\n")
-        except OSError as exc:
+        except (IsADirectoryError, PermissionError) as exc:  # other OSErrors (disk full, ...) speak for themselves
             raise self._unusable(self.path, exc) from None
 
     def load(self) -> dict[str, PairedDevice]:
