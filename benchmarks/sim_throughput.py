@@ -54,7 +54,7 @@ def stage_breakdown(cfg, n_units: int) -> dict:
     from anymo.motion.procedural import random_body_shape
     from anymo.sim.config import unit_rng
     from anymo.sim.placement_draw import draw_placements
-    from anymo.sim.sources import get_source, pick_source
+    from anymo.sim.source_registry import get_source, pick_source
     from anymo.sim.unit import MARGIN_S, device_choices, device_rate_hz, source_options, stream_windows
     from anymo.sim.hardware import apply_sensor_errors, sample_clock
     from anymo.sim.imu import ideal_imu

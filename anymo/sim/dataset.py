@@ -24,7 +24,7 @@ from anymo.sim import shards
 from anymo.sim.config import DatasetConfig
 from anymo.sim.pool import run_units
 from anymo.sim.simulate import resolve_hardware
-from anymo.sim.sources import get_source
+from anymo.sim.source_registry import get_source
 from anymo.sim.unit import device_rate_hz, source_options
 
 

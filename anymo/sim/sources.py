@@ -1,11 +1,13 @@
-"""The simulator's motion sources: name -> generator of captioned body motion (`anymo simulate --sources`).
+"""The simulator's motion sources: the contract a source implements, and the built-in ones.
 
 Every work unit of `anymo simulate` draws one source (by ``DatasetConfig.source_shares``) and asks it
 for ``duration_s`` of motion; the unit then puts sensors on that body, simulates them and cuts windows.
 
-Adding a source (e.g. ``mocap``, ``compositional``): write a class in your own module and add ONE line
-to `SOURCES` below, ``"name": "package.module:ClassName"`` (imported lazily, in each worker process).
-The contract the simulator relies on:
+Adding a source (e.g. ``mocap``, ``compositional``): write a class in your own module (importing the
+contract types from here: `SourceOptions`, `SourceMotion`, `SourceUnavailable`) and add ONE line to
+the registry table `anymo.sim.source_registry.SOURCES`, ``"name": "package.module:ClassName"``
+(imported by name, in each worker process; the table lives apart so that sources may import this
+module without an import loop). The contract the simulator relies on:
 
 * ``__init__(self, options: SourceOptions)``: set up once per worker process (index files, clip lists).
   ``options.folder(name)`` is where your data is (``--source-dir name=DIR``, else ``DATA/<default_subdir>``).
@@ -27,7 +29,6 @@ Units of one source share nothing but the body shape draw: sources can be mixed 
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -36,15 +37,6 @@ import numpy as np
 
 from anymo.body.skeleton import BodyShape
 from anymo.motion.base import BodyMotion
-
-# name -> "module:Class" implementing `MotionSource`. One line per source; keep this table the only registry.
-SOURCES: dict[str, str] = {
-    "procedural": "anymo.sim.sources:ProceduralSource",
-    "deepmimic": "anymo.sim.sources:DeepMimicSource",
-    "mocap": "anymo.motion.mocap:MocapSimSource",  # CMU + HDM05 clips with text, training subjects
-    "mocap_heldout": "anymo.motion.mocap:MocapHeldoutSimSource",  # held-out subjects: synthetic checks only
-    "compositional": "anymo.motion.compositional.source:CompositionalSource",
-}
 
 MOTION_ATTEMPTS = 5  # procedural sequences the blender may refuse in a row before the unit fails
 
@@ -92,28 +84,6 @@ class MotionSource(Protocol):
     def motion(self, rng: np.random.Generator, duration_s: float, rate_hz: float, shape: BodyShape) -> SourceMotion: ...
 
     def manifest(self) -> dict: ...
-
-
-_CACHE: dict[tuple[str, SourceOptions], MotionSource] = {}
-
-
-def get_source(name: str, options: SourceOptions = SourceOptions()) -> MotionSource:
-    """The source ``name`` set up with ``options`` (once per process); ValueError for an unknown name,
-    `SourceUnavailable` when its data is missing."""
-    key = (name, options)
-    if key not in _CACHE:
-        if name not in SOURCES:
-            raise ValueError(f"unknown motion source {name!r}; known: {', '.join(SOURCES)}")
-        module, _, cls = SOURCES[name].partition(":")
-        _CACHE[key] = getattr(importlib.import_module(module), cls)(options)
-    return _CACHE[key]
-
-
-def pick_source(rng: np.random.Generator, names: tuple[str, ...], shares: tuple[float, ...]) -> str:
-    """One source name drawn with probability proportional to its share (one uniform draw from ``rng``)."""
-    p = np.asarray(shares, dtype=np.float64)
-    cum = np.cumsum(p / p.sum())
-    return names[min(int(np.searchsorted(cum, rng.random(), side="right")), len(names) - 1)]
 
 
 # ---- the built-in sources -------------------------------------------------------------------------

@@ -36,7 +36,8 @@ from anymo.sim.devices import DEVICE_PRESETS
 from anymo.sim.mounting import MountingConfig, SoftTissue
 from anymo.sim.placement_draw import draw_placements
 from anymo.sim.simulate import SimConfig, resolve_hardware, simulate_imu
-from anymo.sim.sources import SourceOptions, get_source, pick_source
+from anymo.sim.source_registry import get_source, pick_source
+from anymo.sim.sources import SourceOptions
 
 MARGIN_S = 1.0  # extra motion simulated past the last window (clock drift, filter edges)
 
