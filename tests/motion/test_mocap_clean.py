@@ -155,3 +155,28 @@ def test_walking_clips_of_every_cmu_rig_give_walking_cadence_through_the_simulat
     slow_spm = [_stride_cadence_spm(_acc(src.clip_motion(c, BodyShape(height_m=1.72), 120.0), ["right_thigh"])[0], 60.0) for c in slow]
     normal = [v for k, v in cadence.items() if k.startswith("cmu_07")]
     assert slow_spm and normal and max(slow_spm) < min(normal)
+
+
+
+def test_euler_angles_wrapping_at_180_deg_give_a_smooth_turn() -> None:
+    # The hips turn about the vertical at 90 deg/s through +-180 deg: the file's Euler channels wrap
+    # (+179 -> -179) and the quaternions change sign there. Read, cleaned and low-passed, the pelvis
+    # must turn smoothly at 90 deg/s, with no 360 deg jump and no dip at the wrap.
+    from scipy.spatial.transform import Rotation
+    from test_bvh import (  # the hand-made CMU-style skeleton of test_bvh.py
+        _CMU,
+        make_bvh,
+    )
+
+    from anymo.motion.bvh import bvh_to_motion
+
+    n, dt = 480, 1 / 120.0
+    yaw = 120.0 + 90.0 * np.arange(n) * dt
+    text = make_bvh(_CMU, {"Hips": Rotation.from_euler("y", yaw[:, None], degrees=True).as_matrix()}, n_frames=n, frame_time_s=dt)
+    clip = parse_bvh(text)
+    y_col = 5  # root channels: X Y Z position, Z X Y rotation
+    assert np.any(np.diff(clip.frames[:, y_col]) < -300)  # the file wraps
+    m = bvh_to_motion(clip, rate_hz=120.0)
+    q = m.quat_wxyz[:, 0]
+    rate = np.degrees(2 * np.arccos(np.clip(np.abs(np.sum(q[1:] * q[:-1], axis=-1)), 0, 1))) * m.rate_hz
+    assert np.abs(rate[10:-10] - 90.0).max() < 0.5
