@@ -72,7 +72,8 @@ def _run(argv: list[str]) -> int:
         print(_version())
         return 0
     name, rest = argv[0], argv[1:]
-    command = COMMANDS.get(name)
+    entry = COMMANDS.get(name)
+    command = Command(*entry) if isinstance(entry, tuple) else entry  # (module, help) tuples work too
     if command is None:
         print(f"anymo: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
