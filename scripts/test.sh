@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The test command: set up .venv with the bridge, simulator, evaluation, device and test extras, then run
+# The test command: set up .venv with the bridge, simulator, evaluation, device, train (export) and test extras, then run
 # the suite (benchmarks excluded; run them with `.venv/bin/python -m pytest -m benchmark`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh bridge,sim,eval,dev,device
+bash scripts/setup.sh bridge,sim,eval,dev,device,train
 export ANYMO_DATA="${ANYMO_DATA:-$(cd .. && pwd)/shared/data}"
 exec .venv/bin/python -m pytest -m "not benchmark" "$@"

@@ -1,0 +1,96 @@
+"""`anymo export` on a tiny model: the ONNX and ExecuTorch encoders round-trip through the engine and
+match PyTorch; the manifest lists every file with its checksum; parity.json holds the measurements."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from tiny_bundle import build, torch_outputs
+
+from edge.bundle import Bundle, file_entries
+from edge.engine import Engine
+from export.synthetic import random_windows
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bundle")
+    model, encoder, manifest = build(out, formats=("onnx", "pte"), precisions=("fp32", "int8"))
+    return out, model, encoder, manifest
+
+
+def _cos(a, b):
+    return np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "executorch"])
+def test_fp32_round_trip_matches_torch(bundle, backend):
+    out, model, _, _ = bundle
+    eng = Engine.load(out, backend, "fp32")
+    for s in (1, 3, 8):  # sensor counts the export never saw as the example (dynamic axis)
+        x = random_windows(3, s, seed=500 + s)
+        ref_e, ref_t = torch_outputs(model, x)
+        got = eng.run(x)
+        assert got.embedding.shape == ref_e.shape and got.token_ids.dtype == np.int64
+        assert np.min(_cos(got.embedding, ref_e)) > 0.9999
+        assert np.mean(got.token_ids == ref_t) >= 0.99  # a near-tie may flip one code in fp32 reassociation
+
+
+@pytest.mark.parametrize("backend", ["onnxruntime", "executorch"])
+def test_int8_round_trip_stays_close_to_torch(bundle, backend):
+    out, model, _, _ = bundle
+    eng = Engine.load(out, backend, "int8")
+    x = random_windows(16, 4, seed=900)
+    ref_e, ref_t = torch_outputs(model, x)
+    got = eng.run(x)
+    assert np.median(_cos(got.embedding, ref_e)) > 0.98
+    assert np.mean(got.token_ids == ref_t) > 0.5  # a random tiny model; the shipped model's figure is in parity.json
+    assert np.allclose(np.linalg.norm(got.embedding, axis=1), 1.0, atol=1e-3)
+
+
+def test_int8_files_are_smaller_than_fp32(bundle):
+    out, *_ = bundle
+    files = Bundle(out).files
+    assert files["encoder.int8.onnx"]["bytes"] < files["encoder.fp32.onnx"]["bytes"]
+    assert files["encoder.int8.pte"]["bytes"] < files["encoder.fp32.pte"]["bytes"]
+
+
+def test_manifest_lists_every_file_with_its_sha256(bundle):
+    out, _, _, manifest = bundle
+    assert manifest["files"] == file_entries(out)
+    assert {"labels.npz", "parity.json", "text/tokenizer.json", "text/text_encoder.int8.onnx"} <= set(manifest["files"])
+    b = Bundle(out)
+    b.verify_all()
+    assert manifest["input"]["layout"].startswith("signals[B,S,T,6]")
+    assert set(manifest["encoders"]) == {"onnxruntime", "executorch"}
+    assert manifest["tools"]["onnxruntime"] and manifest["tools"]["executorch"] and manifest["tools"]["torch"]
+    assert manifest["labels"]["vocabulary"] == sorted(manifest["labels"]["vocabulary"]) and "walking" in manifest["labels"]["vocabulary"]
+
+
+def test_parity_report_measures_every_encoder(bundle):
+    out, *_ = bundle
+    parity = json.loads((out / "parity.json").read_text())
+    assert set(parity["encoders"]) == {"onnxruntime/fp32", "onnxruntime/int8", "executorch/fp32", "executorch/int8"}
+    for key, e in parity["encoders"].items():
+        s = e["synthetic"]
+        assert s["n_windows"] == 32 and 0 <= s["token_agreement_pct"] <= 100
+        assert s["embedding_cosine_min"] <= s["embedding_cosine_median"] <= 1.0 + 1e-6
+        if key.endswith("fp32"):
+            assert s["embedding_cosine_min"] > 0.9999
+    assert parity["text_encoder"]["cosine_min"] > 0.95
+
+
+def test_known_labels_come_from_the_table_new_ones_from_the_text_tower(bundle):
+    out, model, encoder, _ = bundle
+    from export.text_export import ensembled_label_embeddings
+
+    eng = Engine.load(out, "onnxruntime", "int8")
+    texts = ["walking", "swinging a racket", "a person doing the dishes"]
+    got = eng.embed_labels(texts)
+    ref = ensembled_label_embeddings(model, texts, eng.manifest["text"]["prompt_templates"], encoder)
+    with np.load(out / "labels.npz") as z:
+        assert np.array_equal(got[0], z["embeddings"][list(z["labels"]).index("walking")])
+    assert np.min(_cos(got, ref)) > 0.98  # int8 text tower vs torch (exact tokenisation: tokenizers)
+    assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-4)
