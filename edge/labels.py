@@ -8,7 +8,9 @@ restart; every change bumps ``version`` so the runtime scores the new set from i
 average over each label's probability (keyed by the label text, so adding or removing a label keeps the
 others' history), a switch only when the challenger leads the current label by ``switch_margin``, and an
 "uncertain" state entered below ``uncertain_below`` and left only above ``certain_above`` (hysteresis on
-both, so a label near a threshold does not flicker).
+both, so a label near a threshold does not flicker). By default the thresholds follow the vocabulary's
+size, since a softmax over 44 labels spreads thinner than one over 5: uncertain below 6x chance (6 / M,
+kept within 0.15..0.40), certain again above 1.3x that.
 """
 
 from __future__ import annotations
@@ -171,8 +173,8 @@ class LabelSmoother:
     """EMA over probabilities + switch margin + uncertain hysteresis (see the module docstring)."""
 
     alpha: float = 0.5  # weight of the newest window (hop 1 s: ~1.5 s time constant)
-    uncertain_below: float = 0.30
-    certain_above: float = 0.40
+    uncertain_below: float | None = None  # None: 6 / n_labels within 0.15..0.40
+    certain_above: float | None = None  # None: 1.3 x uncertain_below
     switch_margin: float = 0.06
     top_k: int = 3
     _ema: dict[str, float] = field(default_factory=dict)
@@ -181,8 +183,15 @@ class LabelSmoother:
     def __post_init__(self) -> None:
         if not 0.0 < self.alpha <= 1.0:
             raise ValueError(f"alpha must be in (0, 1], got {self.alpha}")
-        if not 0.0 <= self.uncertain_below <= self.certain_above <= 1.0:
+        lo, hi = self.thresholds(10)
+        if not 0.0 <= lo <= hi <= 1.0:
             raise ValueError("need 0 <= uncertain_below <= certain_above <= 1")
+
+    def thresholds(self, n_labels: int) -> tuple[float, float]:
+        """(uncertain_below, certain_above) for a vocabulary of ``n_labels``."""
+        lo = self.uncertain_below if self.uncertain_below is not None else min(0.40, max(0.15, 6.0 / max(1, n_labels)))
+        hi = self.certain_above if self.certain_above is not None else min(1.0, 1.3 * lo)
+        return lo, hi
 
     def reset(self) -> None:
         self._ema.clear()
@@ -203,12 +212,13 @@ class LabelSmoother:
         best, p_best = order[0], ema[order[0]]
         raw_i = int(np.argmax(probs))
         before = self._current
+        lo, hi = self.thresholds(len(labels))
         if self._current == UNCERTAIN or self._current not in ema:
-            if p_best >= (self.certain_above if self._current == UNCERTAIN else self.uncertain_below):
+            if p_best >= (hi if self._current == UNCERTAIN else lo):
                 self._current = best
             else:
                 self._current = UNCERTAIN
-        elif p_best < self.uncertain_below:
+        elif p_best < lo:
             self._current = UNCERTAIN
         elif best != self._current and p_best >= ema[self._current] + self.switch_margin:
             self._current = best

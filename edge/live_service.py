@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,11 +48,12 @@ STATS_EVERY_S = 5.0  # device statistics into the session database
 
 @dataclass
 class ServiceOptions:
-    bundle: Path | None = None  # None: edge.bundle.DEFAULT_BUNDLE
+    bundle: Path | None = None  # None: $ANYMO_BUNDLE, else edge.bundle.DEFAULT_BUNDLE
     backend: str = "onnxruntime"
     precision: str = "int8"
     threads: int = 1
     captions: bool = True
+    caption_threads: int = 1  # captions run beside the labels on a small device: one core is plenty every 5 s
     sessions_db: Path | None = None
     labels_file: Path | None | bool = None  # None: the config folder's labels.json; False: in memory only
     pairing_file: Path | None = None  # None: the default pairing store
@@ -68,7 +70,7 @@ def load_model(options: ServiceOptions):
     """(engine, captioner or None, bundle dir). Raises ModelUnavailable naming the fix."""
     from edge.bundle import DEFAULT_BUNDLE, BundleError
 
-    bundle = Path(options.bundle) if options.bundle else DEFAULT_BUNDLE
+    bundle = Path(options.bundle or os.environ.get("ANYMO_BUNDLE") or DEFAULT_BUNDLE)
     try:
         from edge.engine import Engine
     except ImportError as exc:
@@ -86,7 +88,7 @@ def load_model(options: ServiceOptions):
         try:
             from edge.captioner import Captioner
 
-            captioner = Captioner.load(bundle)
+            captioner = Captioner.load(bundle, threads=options.caption_threads)
         except Exception as exc:  # noqa: BLE001 - labels work without captions; say why there are none
             log.warning("captions off: the bundle's captioner could not be loaded (%s)", exc)
     return engine, captioner, bundle

@@ -56,8 +56,8 @@ class RuntimeConfig:
     cut_wait_s: float = 0.03  # a window is cut this long after its end (host clock), late packets or not
     min_coverage: float = 0.8  # a device covering less of a window is masked out of it
     ema_alpha: float = 0.5
-    uncertain_below: float = 0.30
-    certain_above: float = 0.40
+    uncertain_below: float | None = None  # None: follows the vocabulary size (edge.labels.LabelSmoother)
+    certain_above: float | None = None
     switch_margin: float = 0.06
     caption_every: int = 5  # windows between caption requests (0: no captions)
     top_k: int = 3

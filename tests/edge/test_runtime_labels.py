@@ -97,3 +97,14 @@ def test_a_label_added_mid_stream_is_scored_at_once_and_the_others_keep_their_hi
     assert r.label == "brushing teeth"  # 0.70 leads walking's 0.55 by more than the switch margin
     r = sm.update(["walking", "sitting"], np.array([0.6, 0.4]))  # removed again: forgotten, no error
     assert "brushing teeth" not in r.scores and r.label == "walking"
+
+
+def test_default_thresholds_follow_the_vocabulary_size():
+    sm = LabelSmoother()
+    assert sm.thresholds(10) == pytest.approx((0.4, 0.52))  # 6 x chance = 0.6, capped at 0.40
+    assert sm.thresholds(20) == pytest.approx((0.30, 0.39))
+    assert sm.thresholds(44) == pytest.approx((0.15, 0.195))  # 6/44 = 0.136, floored at 0.15
+    labels = [f"l{i}" for i in range(44)]
+    assert sm.update(labels, _probs(labels, "l3", 0.25)).label == "l3"  # 11x chance among 44 labels: a label
+    sm.reset()
+    assert sm.update(labels[:5], _probs(labels[:5], "l3", 0.25)).label == UNCERTAIN  # barely above chance of 5
