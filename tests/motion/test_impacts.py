@@ -65,6 +65,9 @@ def test_shank_shows_the_drawn_shock_at_every_contact(activity: str, lo_g: float
     t_contact = np.sort(imp.t_s)
     last = np.searchsorted(t_contact, t_s, side="right") - 1
     since_s = np.where(last >= 0, t_s - t_contact[np.maximum(last, 0)], np.where(t_s < t_contact[0] - 0.05, np.inf, -np.inf))
+    # the spline's pre-ringing may also lead a contact that falls after the last sample
+    nxt = np.minimum(last + 1, len(t_contact) - 1)
+    since_s = np.where((last + 1 < len(t_contact)) & (t_contact[nxt] - t_s < 0.05), -np.inf, since_s)
     assert np.any(since_s > 0.35) and shock[since_s > 0.35].max() < 0.03 * imp.peak_mps2.min()
 
 

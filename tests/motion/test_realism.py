@@ -116,3 +116,16 @@ def test_objects_set_down_on_the_table_give_contacts(activity: str) -> None:
     for tc in imp.t_s:  # each contact happens with the hand down at the table, not up at the mouth
         assert z[int(round(tc * RATE))] < low + 0.05
     assert np.all((imp.peak_mps2 > 0.5 * 9.81) & (imp.peak_mps2 < 8 * 9.81))
+
+
+@pytest.mark.parametrize("activity", ["walking_slow", "walking", "walking_brisk"])
+def test_walking_pelvis_moves_like_a_centre_of_mass(activity: str) -> None:
+    m, p = generate_with_params(activity, 12.0, np.random.default_rng(4), shape=SHAPE, rate_hz=RATE)
+    pelvis = m.pos_m[int(2 * RATE) : -int(2 * RATE), SEGMENT_INDEX["Pelvis"]]
+    v = np.gradient(pelvis, 1.0 / RATE, axis=0)
+    speed = np.linalg.norm(v[:, :2], axis=1)
+    # forward speed dips ~10 % at midstance (Orendurff et al. 2004); was 0.1-2.4 m/s at 1.3 m/s
+    assert speed.min() > 0.7 * p.speed_mps and speed.max() < 1.3 * p.speed_mps
+    a_h = np.gradient(v[:, :2], 1.0 / RATE, axis=0)
+    assert np.sqrt(np.mean(np.sum(a_h**2, axis=1))) < 0.25 * 9.81  # trunk fore-aft/lateral ~1-2 m/s² RMS (Menz 2003); was ~6
+    assert 0.015 < np.ptp(pelvis[:, 2]) < 0.07  # the body rises and falls 2.7-4.8 cm each step, with heel-strike shocks on top

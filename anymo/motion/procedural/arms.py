@@ -48,7 +48,7 @@ def _rate_limited_swivel(p_perp: np.ndarray, dhat: np.ndarray, max_step_rad: flo
 
 def two_link_ik(base_m: np.ndarray, target_m: np.ndarray, pole: np.ndarray, l1: float, l2: float,
                 bend: float = 1.0, fallback: np.ndarray | None = None, rate_hz: float | None = None,
-                max_swivel_degs: float = 1000.0) -> tuple[np.ndarray, np.ndarray]:
+                max_swivel_degs: float = 1000.0, soft_frac: float = 0.03) -> tuple[np.ndarray, np.ndarray]:
     """World rotation matrices [T, 3, 3] of the first link and the middle-joint flexion [T] (rad).
 
     The first link's long axis is its local -z; the middle joint (elbow/knee) lies towards ``pole``
@@ -61,7 +61,7 @@ def two_link_ik(base_m: np.ndarray, target_m: np.ndarray, pole: np.ndarray, l1: 
     d = target_m - base_m
     r = np.linalg.norm(d, axis=-1)
     # soft limits (a hard clip would put kinks into the joint angles when a target is out of reach)
-    w = 0.03 * (l1 + l2)
+    w = soft_frac * (l1 + l2)  # width of the soft reach limits, as a fraction of the limb's length
     r_max, r_min = 0.999 * (l1 + l2), abs(l1 - l2) + 0.05 * (l1 + l2)
     r = r_max - w * np.logaddexp(0.0, (r_max - r) / w)
     r = r_min + w * np.logaddexp(0.0, (r - r_min) / w)
@@ -113,14 +113,15 @@ def solve_arm(skeleton: Skeleton, pose: Pose, side: str, wrist_target_m: np.ndar
 
 
 def solve_leg(skeleton: Skeleton, pose: Pose, side: str, ankle_target_m: np.ndarray, knee_pole: np.ndarray,
-              rel: tuple[np.ndarray, np.ndarray] | None = None) -> None:
-    """Set UpperLeg and LowerLeg of ``side`` so the ankle reaches ``ankle_target_m`` [T, 3]."""
+              rel: tuple[np.ndarray, np.ndarray] | None = None, soft_frac: float = 0.03) -> None:
+    """Set UpperLeg and LowerLeg of ``side`` so the ankle reaches ``ankle_target_m`` [T, 3] (``soft_frac``:
+    width of the soft reach limits, see `two_link_ik`)."""
     cap = side.capitalize()
     i_ul, i_ll, i_f = (SEGMENT_INDEX[cap + s] for s in ("UpperLeg", "LowerLeg", "Foot"))
     pos, quat = rel if rel is not None else fk_rel(skeleton, pose.local)
     l1 = float(np.linalg.norm(skeleton.offset_m[i_ll]))
     l2 = float(np.linalg.norm(skeleton.offset_m[i_f]))
-    m_upper, flex = two_link_ik(pos[:, i_ul], ankle_target_m, knee_pole, l1, l2, bend=-1.0)
+    m_upper, flex = two_link_ik(pos[:, i_ul], ankle_target_m, knee_pole, l1, l2, bend=-1.0, soft_frac=soft_frac)
     pose.set(cap + "UpperLeg", quat_mul(quat_conj(quat[:, SEGMENT_INDEX["Pelvis"]]), matrix_to_quat(m_upper)))
     pose.set(cap + "LowerLeg", rot(EY, flex, pose.n))
 
