@@ -253,7 +253,7 @@ class FakeBluez:
     def hear_adverts(self) -> None:
         for peer in list(self.peers.values()):
             dev = self.device_of(peer.address)
-            if not peer.advertising or (dev is not None and dev.connected):
+            if not peer.advertising or not peer.discoverable or (dev is not None and dev.connected):
                 continue
             rssi = int(round(peer.rssi_dbm + self._rng.uniform(-2.0, 2.0)))
             if not any(f.matches(peer, rssi) for f in self.sessions.values()):

@@ -31,6 +31,9 @@ class RemotePeer(abc.ABC):
     name: str
     rssi_dbm: int = -55
     advertising: bool = True
+    # False: connectable but not reported by scans, like a bonded device that only sends directed
+    # advertisements to its central (BlueZ connects to it through the paired Device1 object)
+    discoverable: bool = True
     advertised_uuids: tuple[str, ...] = ()
     manufacturer_data: dict[int, bytes] = {}
     service_data: dict[str, bytes] = {}

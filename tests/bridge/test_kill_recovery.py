@@ -103,3 +103,25 @@ def test_a_device_another_live_stream_uses_is_reported_with_how_to_release_it(em
     assert [(d.address, d.state) for d in listed] == [(addr, "in use")]
     assert code == 1
     assert "connected to another program" in err and f"bluetoothctl disconnect {addr}" in err
+
+
+def test_a_paired_device_that_scans_do_not_report_is_connected_through_bluez(emulate) -> None:
+    """A device bonded in BlueZ that only sends directed advertisements (no scan reports it) is still streamed:
+    the session connects through its paired Device1 object instead of waiting for an advertisement."""
+    from bleak import BleakClient
+
+    from firmware_bridge.session import Session, SessionConfig
+
+    async def body(em):
+        addr = em.addresses[0]
+        async with BleakClient(addr, pair=True, timeout=10):  # bond, as `bluetoothctl pair` would
+            pass
+        em.wearable(addr).discoverable = False
+        listed = await scan(1.0)
+        session = Session([PairedDevice(addr, "anymo-imu", "left_wrist")], config=SessionConfig(scan_timeout_s=2.0))
+        stats = await session.run(3.0)
+        return listed, stats[addr], em.fake.device_of(addr).paired
+
+    listed, st, paired = emulate([WearableSpec("anymo-imu")], body)
+    assert paired and listed == []  # bonded, and invisible to scans
+    assert st.samples_received > 0 and st.reconnects == 0, st.last_error
