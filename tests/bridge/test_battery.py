@@ -8,7 +8,12 @@ import json
 
 import pytest
 
-from firmware_bridge.battery import BATTERY_LEVEL_UUID, BatteryLevel, parse_level, watch_battery
+from firmware_bridge.battery import (
+    BATTERY_LEVEL_UUID,
+    BatteryLevel,
+    parse_level,
+    watch_battery,
+)
 from firmware_bridge.devices import PERIPHERALS
 from firmware_bridge.devices.loopback import LoopbackGattClient
 from firmware_bridge.emulator import WearableSpec

@@ -140,7 +140,7 @@ def test_short_sessions_report_a_drift_interval_that_covers_the_truth(kind: str)
 
 
 def test_no_drift_interval_before_the_rate_is_estimated_and_it_is_kept_across_a_clock_reset() -> None:
-    t_true, t_dev, t_arr = device_link(30.0, 80.0, offset_s=5.0, delay="uniform", seed=4)
+    _, t_dev, t_arr = device_link(30.0, 80.0, offset_s=5.0, delay="uniform", seed=4)
     sync = ClockSync()
     for d, a in zip(t_dev[:50], t_arr[:50], strict=True):
         sync.add(d, a)
