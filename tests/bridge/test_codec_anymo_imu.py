@@ -57,9 +57,26 @@ def test_start_procedure_order_and_applied_settings():
 
 
 def test_stop_tolerates_dropped_link():
+    """With the link gone, stop raises nothing, still tries every step of its procedure (a failed first
+    write must not skip the unsubscribes), and reaches nothing; once the link is back, stop stops it."""
     periph, client, _, _ = _start(StreamSettings())
+    attempts: list[str] = []
+    for op in ("write", "stop_notify"):
+        real = getattr(client, op)
+
+        async def tried(*args, _op=op, _real=real, **kw):
+            attempts.append(_op)
+            return await _real(*args, **kw)
+
+        setattr(client, op, tried)
     client.connected = False
+    n_log = len(client.log)
     asyncio.run(get_driver("anymo-imu").stop(client))  # no exception
+    assert attempts == ["write", "stop_notify", "stop_notify"]
+    assert len(client.log) == n_log and periph.streaming()  # nothing went over the dropped link
+    client.connected = True
+    asyncio.run(get_driver("anymo-imu").stop(client))
+    assert not periph.streaming()
 
 
 @pytest.mark.parametrize("sensors", [("acc",), ("acc", "gyro"), ("acc", "gyro", "mag")])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -12,15 +11,12 @@ from anymo.eval.cli import main
 from anymo.eval.harness import POOLED_VOCABULARY, evaluate
 from anymo.eval.models import RandomModel, load_model
 
-DATA = Path(os.environ.get("ANYMO_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data"))
-pytestmark = pytest.mark.needs_data
+pytestmark = pytest.mark.needs_data  # data_dir: the root conftest's fixture
 
 
-@pytest.fixture(scope="module")
-def data_dir() -> Path:
-    if not (DATA / "hmp_adl").exists():
-        pytest.skip(f"real data absent: {DATA} (set ANYMO_DATA to the shared data folder)")
-    return DATA
+@pytest.fixture(autouse=True)
+def _datasets(need) -> None:
+    need("hmp_adl")
 
 
 def test_random_is_near_chance_everywhere(data_dir: Path) -> None:

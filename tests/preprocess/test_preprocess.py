@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -114,11 +111,9 @@ def test_model_input_keeps_gravity_in_g_and_masks_missing_gyro() -> None:
     assert np.allclose(x[:, :, 2], 1.0) and np.allclose(x[0, :, 3:], 35.0) and not x[1, :, 3:].any()
 
 
-def test_real_lower_back_gap_splits_the_stream() -> None:
-    data = Path(os.environ.get("ANYMO_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data"))
-    path = data / "gaitpy_lowerback/demo_data.csv"
-    if not path.exists():
-        pytest.skip(f"real data absent: {path} (set ANYMO_DATA)")
+@pytest.mark.needs_data
+def test_real_lower_back_gap_splits_the_stream(need) -> None:
+    path = need("gaitpy_lowerback/demo_data.csv")
     from anymo.data.loaders import load_file
 
     w = make_windows(load_file(path))

@@ -48,12 +48,9 @@ def test_rate_and_window_options_change_the_sample_count(tmp_path, capsys) -> No
     assert np.all(a["device_rate_hz"] == 100.0) and set(a["device"].tolist()) == {"ideal"}
 
 
-def test_mocap_clips_are_mixed_in_when_asked(tmp_path, capsys) -> None:
-    from anymo.data.datasets import default_data_dir
-
-    clips = default_data_dir() / "deepmimic_motions"
-    if not clips.is_dir():
-        pytest.skip(f"real data absent: {clips} (set ANYMO_DATA to the shared data folder)")
+@pytest.mark.needs_data
+def test_mocap_clips_are_mixed_in_when_asked(tmp_path, capsys, need) -> None:
+    clips = need("deepmimic_motions")
     out = tmp_path / "ds"
     args = ["--out", str(out), "--hours", "0.003", "--seed", "2", "-k", "2", "--mocap", str(clips), "--mocap-fraction", "1"]
     code, _, err = _run([*args, "--workers", "1", "-q"], capsys)
