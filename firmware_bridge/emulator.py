@@ -78,12 +78,15 @@ class WearableSpec:
     rssi_dbm: int | None = None  # default: the emulator's rssi_dbm minus 3 dB per index
     battery_pct: int = 87  # Battery Level at start, for device types with the Battery Service
     battery_s_per_pct: float = 30.0  # discharge: one percent per this many seconds
+    mtu: int | None = None  # ATT_MTU of the link (default: the peripheral's; AnyMo IMU, Polar, Movesense take one)
 
     def __post_init__(self) -> None:
         if self.device_type not in PERIPHERALS:
             raise ValueError(f"unknown device type {self.device_type!r}; valid types: {', '.join(sorted(PERIPHERALS))}")
         if self.address is not None:
             check_address(self.address)
+        if self.mtu is not None and not 23 <= self.mtu <= 517:
+            raise ValueError(f"ATT_MTU must be 23..517, got {self.mtu}")
 
 
 def check_address(address: str) -> str:
@@ -156,9 +159,12 @@ class VirtualWearable(RemotePeer):
     def _new_peripheral(self) -> VirtualPeripheral:
         """A peripheral in its power-on state, with the spec's local name."""
         name = self.spec.name
+        kwargs = {"mtu": self.spec.mtu} if self.spec.mtu is not None else {}
         try:
-            p = get_peripheral(self.spec.device_type, **({"local_name": name} if name else {}))
-        except TypeError:  # a peripheral without a local_name parameter
+            p = get_peripheral(self.spec.device_type, **kwargs, **({"local_name": name} if name else {}))
+        except TypeError:  # a peripheral without a local_name (or mtu) parameter
+            if kwargs:
+                raise ValueError(f"the emulated {self.spec.device_type} has a fixed MTU; leave mtu out") from None
             p = get_peripheral(self.spec.device_type)
             if name:
                 p.local_name = name
