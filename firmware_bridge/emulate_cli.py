@@ -27,7 +27,7 @@ log = logging.getLogger("anymo.emulate")
 
 CONFIG_HELP = """config file: JSON (a list, or {"wearables": [...]}) or TOML ([[wearable]] tables); each wearable has
 "device" (required), and optionally "placement", "replay" (relative to the config file), "address", "name",
-"rssi_dbm", "loop", and "faults" {"drop_prob", "duplicate_prob", "clock_drift_ppm", "clock_offset_s",
+"rssi_dbm", "loop", "mtu", and "faults" {"drop_prob", "duplicate_prob", "clock_drift_ppm", "clock_offset_s",
 "disconnect_after_s", "seed"}."""
 
 
@@ -50,6 +50,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--drift-ppm", type=float, default=0.0, help="device clocks run fast by this many ppm")
     p.add_argument("--seed", type=int, default=0, help="seed of the drop/duplicate decisions")
     p.add_argument("--no-loop", action="store_true", help="stop streaming at the end of the replay")
+    p.add_argument("--mtu", type=int, metavar="N", help="ATT_MTU of every link, 23..517 (AnyMo IMU, Polar, Movesense; "
+                   "default: the device's own)")
     p.add_argument("--adapter", default="hci0", help="adapter name (default hci0)")
     p.add_argument("-v", "--verbose", action="store_true", help="log on stderr what the wearables do")
     return p
@@ -86,7 +88,7 @@ def specs_from_args(args: argparse.Namespace):
         replay = replays[i]
         specs.append(WearableSpec(device, placement=check_placement_name(placements[i] or "unknown", allow_unknown=True),
                                   replay=_replay_path(replay, Path.cwd()) if replay else None,
-                                  address=addresses[i], faults=faults, loop=not args.no_loop))
+                                  address=addresses[i], faults=faults, loop=not args.no_loop, mtu=args.mtu))
     return specs
 
 
@@ -118,7 +120,7 @@ def specs_from_config(path: Path, args: argparse.Namespace):
     if not isinstance(items, list) or not items:
         raise ValueError(f"{path}: expected a non-empty list of wearables ({CONFIG_HELP})")
     specs = []
-    allowed = {"device", "placement", "replay", "address", "name", "rssi_dbm", "loop", "faults"}
+    allowed = {"device", "placement", "replay", "address", "name", "rssi_dbm", "loop", "faults", "mtu"}
     for i, item in enumerate(items):
         if not isinstance(item, dict) or "device" not in item:
             raise ValueError(f"{path}: wearable {i} needs a \"device\" entry")
@@ -136,7 +138,7 @@ def specs_from_config(path: Path, args: argparse.Namespace):
             item["device"], placement=check_placement_name(item.get("placement", "unknown"), allow_unknown=True),
             replay=_replay_path(replay, path.parent) if replay else None, address=item.get("address"),
             name=item.get("name"), faults=faults, loop=bool(item.get("loop", not args.no_loop)),
-            rssi_dbm=item.get("rssi_dbm")))
+            rssi_dbm=item.get("rssi_dbm"), mtu=item.get("mtu", args.mtu)))
     return specs
 
 
