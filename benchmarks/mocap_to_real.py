@@ -130,7 +130,7 @@ def markdown(rows: list[dict], meta: dict, raw: dict | None) -> str:
             f"Command: `{meta['command']}` ({meta['elapsed_s']} s on this machine). Simulated: {meta['bodies']} bodies x "
             f"{meta['seconds']:g} s per source, hardware preset `{HARDWARE}`, 3 placements per body (canonical + 2 random in "
             f"the region). mocap = {meta['mocap_clips']} CMU walking clips strung together (cleaned: rest-pose lead-in dropped, "
-            "flips removed, 8 Hz low-pass). Real: walking stretches (fixed activity rule; HMP wrist: labelled walks). "
+            "flips removed, 8 Hz low-pass; heel-strike shocks at the foot strikes). Real: walking stretches (fixed activity rule; HMP wrist: labelled walks). "
             "Windows of 10 s; |acc| only (orientation-free)."
         ),
         "",
@@ -186,9 +186,11 @@ def interpretation(rows: list[dict]) -> list[str]:
         )
     out.append(
         "- Caveats: each real set is one or a few subjects (Daphnet: a Parkinson's patient; HMP: 6-bit codes, "
-        "±1.5 g range); the mocap walks are ~60 CMU clips of ~10 subjects, 2-5 s each, joined by 0.4 s crossfades. "
-        "The mocap carries no foot-ground impact (the 8 Hz low-pass removes what the markers saw of it), so its "
-        "8-20 Hz band is expected to be low. No number here set any parameter of the readers or the simulator."
+        "±1.5 g range); the mocap walks are ~60 CMU clips of ~10 subjects, 2-5 s each, joined by 0.4 s crossfades "
+        "(more 0-1 Hz power than one steady walk). The 8 Hz low-pass removes what the markers saw of the foot-ground "
+        "impacts; heel-strike shocks are added at the foot strikes found in the kinematics, with the procedural gait's "
+        "published magnitudes. The procedural rows are the procedural library of the working tree when this ran. "
+        "No number here set any parameter of the readers or the simulator."
     )
     return out
 

@@ -16,8 +16,9 @@ database's own description. This module turns them into training motion:
 * `MocapSource` loads clips (cleaned by the BVH/ASF readers: rest-pose lead-in dropped, flips
   removed, 8 Hz low-pass), retargets them to any body shape, mirrors them at random and strings
   clips into a motion of any length (each clip one labelled segment with its own captions, heading
-  and position carried over, a short crossfade between clips). `MocapSource.summary()` counts what
-  loads and why anything is skipped.
+  and position carried over, a short crossfade between clips), with heel-strike shocks at the foot
+  strikes found in the kinematics (the 8 Hz low-pass removes what the markers saw of them).
+  `MocapSource.summary()` counts what loads and why anything is skipped.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from anymo.body.skeleton import (
     BodyShape,
     make_skeleton,
 )
-from anymo.data.recording import LabelSegment
+from anymo.data.recording import STANDARD_GRAVITY_MPS2, LabelSegment
 from anymo.geometry.rotations import (
     quat_conj,
     quat_from_axis_angle,
@@ -49,6 +50,7 @@ from anymo.geometry.rotations import (
 )
 from anymo.motion._resample import spline_positions, spline_quats, uniform_times_s
 from anymo.motion.base import BodyMotion
+from anymo.motion.procedural.impacts import Impacts, add_impacts
 
 MOCAP_FOLDER = "mocap"
 SPLITS = ("train", "heldout", "all")
@@ -59,6 +61,13 @@ HELDOUT_SUBJECTS: frozenset[str] = frozenset({"cmu:07", "cmu:09", "cmu:13", "cmu
 MIN_CLIP_S = 0.5  # shorter (after the lead-in) is skipped: too short to be a motion with a caption
 STANDING_HEIGHT_RANGE_M = (1.4, 2.1)  # the source rig's standing height must be human
 BLEND_S = 0.4  # crossfade between consecutive clips of a sequence
+# Foot strikes found in the kinematics (heel-strike shocks are added there, see `foot_strike_impacts`):
+# a foot's ankle is in swing above SWING_MPS (swing-phase foot speed peaks at ~2-3x walking speed) and
+# lands when it drops below STANCE_MPS after at least MIN_SWING_S of swing; only during locomotion
+# (pelvis over MIN_GAIT_SPEED_MPS), running above WALK_RUN_MPS (the preferred walk-run transition,
+# ~2.0 m/s: Hreljac 1993, J Biomech 26:63). Two feet landing within BOTH_FEET_S: a two-footed landing.
+SWING_MPS, STANCE_MPS, MIN_SWING_S = 1.0, 0.4, 0.1
+MIN_GAIT_SPEED_MPS, WALK_RUN_MPS, BOTH_FEET_S = 0.5, 2.0, 0.06
 _CACHE_CLIPS = 512  # cleaned clips kept per process (all 466 of the shared set: ~75 MB as float32)
 
 _SUBJECTS = ("a person", "someone", "the subject", "the participant", "an individual")
@@ -408,6 +417,57 @@ def _yaw(q: np.ndarray) -> np.ndarray:
     return np.arctan2(fwd[..., 1], fwd[..., 0])
 
 
+def foot_strikes(motion: BodyMotion) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Foot strikes during locomotion: (times s, side 0 right / 1 left / 2 both, pelvis speed m/s).
+
+    A foot strikes when its ankle, after at least `MIN_SWING_S` faster than `SWING_MPS`, slows below
+    `STANCE_MPS`; strikes with the pelvis slower than `MIN_GAIT_SPEED_MPS` (stepping in place, a kick's
+    return, ...) are left out; the two feet within `BOTH_FEET_S` are one two-footed landing.
+    """
+    r = motion.rate_hz
+    p = motion.pos_m
+    pelvis_speed = np.linalg.norm(np.gradient(p[:, 0, :2], axis=0), axis=1) * r
+    times, sides = [], []
+    for side, name in ((0, "Right"), (1, "Left")):
+        speed = np.linalg.norm(np.gradient(p[:, SEGMENT_INDEX[name + "Foot"]], axis=0), axis=1) * r
+        swing_from = None
+        for k in range(len(speed)):
+            if speed[k] > SWING_MPS:
+                swing_from = k if swing_from is None else swing_from
+            elif swing_from is not None and speed[k] < STANCE_MPS:
+                if (k - swing_from) / r >= MIN_SWING_S:
+                    times.append(k / r)
+                    sides.append(side)
+                swing_from = None
+    order = np.argsort(times, kind="stable")
+    t, sd = np.asarray(times, dtype=np.float64)[order], np.asarray(sides, dtype=np.int64)[order]
+    keep = np.ones(t.size, dtype=bool)
+    for i in range(1, t.size):  # two-footed landings
+        if keep[i - 1] and sd[i] != sd[i - 1] and sd[i - 1] != 2 and t[i] - t[i - 1] < BOTH_FEET_S:
+            sd[i - 1], keep[i] = 2, False
+    t, sd = t[keep], sd[keep]
+    v = pelvis_speed[np.clip(np.round(t * r).astype(np.int64), 0, len(p) - 1)]
+    go = v >= MIN_GAIT_SPEED_MPS
+    return t[go], sd[go], v[go]
+
+
+def foot_strike_impacts(motion: BodyMotion, rng: np.random.Generator) -> Impacts:
+    """Heel-strike shocks at the `foot_strikes` of ``motion``, with the published magnitudes and
+    frequencies the procedural gait uses (`anymo.motion.procedural.impacts.gait_impacts`: shank peak
+    4.5 g at 1.35 m/s walking, 9 g at 3.5 m/s running, in proportion to speed; shoe/surface x0.5-1.0,
+    wearer lognormal 20 % per motion, 12 % per step; 10-16 Hz walking, 12-20 Hz running)."""
+    t, side, v = foot_strikes(motion)
+    n = t.size
+    wearer = np.exp(rng.normal(0.0, 0.2))
+    shoe_surface = rng.uniform(0.5, 1.0)
+    per_step = np.exp(rng.normal(0.0, 0.12, n))
+    running = (v > WALK_RUN_MPS) | (side == 2)
+    nominal_g = np.where(running, 9.0 * np.maximum(v, 1.5) / 3.5, 4.5 * v / 1.35)
+    freq = np.where(running, np.clip(12.0 + 2.5 * (v - 2.0), 12.0, 20.0), np.clip(10.0 + 3.0 * (v - 0.6), 10.0, 16.0))
+    freq = freq + rng.uniform(-1.0, 1.0, n)
+    return Impacts(t, side, nominal_g * STANDARD_GRAVITY_MPS2 * wearer * shoe_surface * per_step, freq, rng.uniform(0.2, 0.35, n))
+
+
 # ---- the source ------------------------------------------------------------------------------------
 
 
@@ -494,9 +554,13 @@ class MocapSource:
             return False
         return True
 
-    def clip_motion(self, clip: MocapClip, shape: BodyShape | None = None, rate_hz: float = 120.0, mirror: bool = False) -> BodyMotion:
-        """One clip on a body of ``shape`` at ``rate_hz``, labelled and captioned (mirrored if asked)."""
-        return self._assemble([(clip, mirror)], shape, rate_hz)
+    def clip_motion(
+        self, clip: MocapClip, shape: BodyShape | None = None, rate_hz: float = 120.0, mirror: bool = False,
+        rng: np.random.Generator | None = None,
+    ) -> BodyMotion:
+        """One clip on a body of ``shape`` at ``rate_hz``, labelled and captioned (mirrored if asked);
+        with ``rng``, heel-strike shocks at its foot strikes (`foot_strike_impacts`)."""
+        return self._assemble([(clip, mirror)], shape, rate_hz, rng)
 
     def motion(self, rng: np.random.Generator, duration_s: float, shape: BodyShape | None = None, rate_hz: float = 120.0) -> BodyMotion:
         """Random usable clips, strung together until they cover ``duration_s``, on a body of ``shape``."""
@@ -515,14 +579,16 @@ class MocapSource:
             c = self._clean(clip)
             picks.append((clip, bool(rng.random() < self.mirror_prob)))
             total += (c.local.shape[0] - 1) / c.rate_hz - (BLEND_S if len(picks) > 1 else 0.0)
-        m = self._assemble(picks, shape, rate_hz)
+        m = self._assemble(picks, shape, rate_hz, rng)
         n = math.floor(duration_s * rate_hz + 1e-6) + 1
         if m.n_frames > n:
             labels = [LabelSegment(s.activity, s.start_s, min(s.end_s, (n - 1) / rate_hz), s.captions) for s in m.labels if s.start_s < (n - 1) / rate_hz]
             m = BodyMotion(m.skeleton, rate_hz, m.pos_m[:n], m.quat_wxyz[:n], labels=labels, captions=m.captions, source=m.source)
         return m
 
-    def _assemble(self, picks: list[tuple[MocapClip, bool]], shape: BodyShape | None, rate_hz: float) -> BodyMotion:
+    def _assemble(
+        self, picks: list[tuple[MocapClip, bool]], shape: BodyShape | None, rate_hz: float, rng: np.random.Generator | None = None
+    ) -> BodyMotion:
         """Clips (clip, mirrored) one after the other on a body of ``shape`` at ``rate_hz``: each starts
         where the previous one's last `BLEND_S` starts (heading and ground position carried over) and
         is crossfaded in over it; the label boundary is the crossfade's middle."""
@@ -565,10 +631,13 @@ class MocapSource:
         bounds.append(total_s)
         labels = [LabelSegment(mocap_activity(text), bounds[k], bounds[k + 1], caps) for k, (text, caps) in enumerate(texts)]
         ids = "+".join(c.id + ("~mirrored" if mir else "") for c, mir in picks)
-        return BodyMotion.from_local(
+        m = BodyMotion.from_local(
             skeleton, rate_hz, out_r, quat_normalize(quat_make_continuous(out_l, axis=0)), labels=labels,
             captions=list(texts[0][1]) if len(texts) == 1 else [], source=f"mocap:{ids}",
         )
+        if rng is not None:
+            m.pos_m = add_impacts(m.pos_m, foot_strike_impacts(m, rng), rate_hz)
+        return m
 
     def summary(self) -> dict:
         """Load every clip of the split: counts loaded / skipped (with reasons), per dataset, format, activity."""
@@ -646,6 +715,8 @@ __all__ = [
     "MocapHeldoutSimSource",
     "MocapSimSource",
     "MocapSource",
+    "foot_strike_impacts",
+    "foot_strikes",
     "locals_of",
     "mirror_locals",
     "mirror_motion",

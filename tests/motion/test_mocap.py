@@ -202,3 +202,34 @@ def test_anymo_simulate_writes_mocap_windows_with_their_captions(tmp_path: Path)
             # a clip's own caption, or "A person <one clip>, then <the next>." at a change of clip
             assert cap in known or cap.startswith("A person ") and ", then " in cap, cap
     assert n == per["mocap"]
+
+
+@pytest.mark.needs_data
+def test_foot_strikes_follow_the_steps_and_add_heel_strike_shocks_at_the_shank() -> None:
+    _need_data()
+    from scipy.signal import welch
+
+    from anymo.body.named_placements import canonical_placement
+    from anymo.motion.mocap import foot_strikes
+    from anymo.sim.simulate import SimConfig, simulate_imu
+
+    src = MocapSource(DATA, split="all")
+    by_id = {c.id: c for c in src.clips}
+    walk = src.clip_motion(by_id["cmu_16_15"], BodyShape(height_m=1.75), 240.0)
+    t, side, v = foot_strikes(walk)
+    # a walk: right and left alternate, one step every 0.5-0.75 s (80-120 steps/min), at walking speed
+    assert len(t) >= 5 and np.all(side[1:] != side[:-1]) and np.all(side < 2)
+    assert np.all((np.diff(t) > 0.5) & (np.diff(t) < 0.75)) and np.all((v > 0.8) & (v < 1.8))
+    # no strikes while standing still: a squat; a two-footed landing for a hop
+    assert foot_strikes(src.clip_motion(by_id["hdm05_bd_squat1Reps_001"], BodyShape(), 120.0))[0].size == 0
+    assert list(foot_strikes(src.clip_motion(by_id["hdm05_bd_hopBothLegs1hops_002"], BodyShape(), 120.0))[1]) == [2]
+    # the shocks: 8-20 Hz power at the shank rises well above the smooth (low-passed) mocap's
+    shocked = src.clip_motion(by_id["cmu_16_15"], BodyShape(height_m=1.75), 240.0, rng=np.random.default_rng(0))
+    ids = np.array([canonical_placement("right_shank")])
+
+    def band_8_20(m) -> float:
+        a = np.linalg.norm(simulate_imu(m, ids, SimConfig(rate_hz=120.0), np.random.default_rng(1)).acc_mps2[0], axis=1)
+        f, pw = welch(a - a.mean(), fs=120.0, nperseg=256)
+        return float(pw[(f >= 8) & (f < 20)].sum() / pw[f < 20].sum())
+
+    assert band_8_20(shocked) > 3 * band_8_20(walk) and band_8_20(shocked) > 0.05
