@@ -53,13 +53,13 @@ def stage_breakdown(cfg, n_units: int) -> dict:
     from anymo.body.surface import surface_placements
     from anymo.motion.procedural import random_body_shape
     from anymo.sim.config import unit_rng
-    from anymo.sim.placement_draw import draw_placements
-    from anymo.sim.source_registry import get_source, pick_source
-    from anymo.sim.unit import MARGIN_S, device_choices, device_rate_hz, source_options, stream_windows
     from anymo.sim.hardware import apply_sensor_errors, sample_clock
     from anymo.sim.imu import ideal_imu
     from anymo.sim.mounting import MountingConfig, SoftTissue, random_mounting
+    from anymo.sim.placement_draw import draw_placements
     from anymo.sim.simulate import resolve_hardware
+    from anymo.sim.source_registry import get_source, pick_source
+    from anymo.sim.unit import MARGIN_S, device_choices, device_rate_hz, source_options, stream_windows
 
     t = {"motion": 0.0, "placements_mounting_clock": 0.0, "physics": 0.0, "hardware": 0.0, "resample": 0.0, "write": 0.0}
     seconds = 0.0

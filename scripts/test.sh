@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh bridge,sim,eval,dev,device,train
 export ANYMO_DATA="${ANYMO_DATA:-$(cd .. && pwd)/shared/data}"
+.venv/bin/ruff check .  # lint first (rules: [tool.ruff] in pyproject.toml)
 exec .venv/bin/python -m pytest -m "not benchmark" "$@"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import zlib
 from pathlib import Path
+
 import numpy as np
 
 from anymo.eval.protocol import MotionTextModel, can_caption

@@ -10,7 +10,7 @@ import numpy as np
 
 from anymo.constants import STANDARD_GRAVITY_MPS2
 
-from .base import DecodeStats, GattClient
+from .base import DecodeStats
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,6 @@ import numpy as np
 from scipy.interpolate import CubicSpline
 
 from anymo.body.skeleton import SEGMENT_INDEX, Skeleton
-
 from anymo.motion.procedural.arms import body_dir, body_point, face_points, solve_arm
 from anymo.motion.procedural.pose import SIDES, Pose, fk_rel
 
