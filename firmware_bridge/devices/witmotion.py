@@ -226,13 +226,15 @@ class WitMotionDriver(DeviceDriver):
 
 
 class WitMotionPeripheral(VirtualPeripheral):
-    """A WT901BLE as the emulator presents it: register file, unlock/save, one 20-byte packet per sample."""
+    """A WT901BLE as the emulator presents it: register file, unlock/save, the 20-byte packets forwarded as a byte
+    stream in notifications of up to ATT_MTU - 3 bytes (one packet each at the default MTU 23)."""
 
     device_type = "witmotion-wt901ble"
     advertised_service_uuids = (SERVICE_UUID,)
 
-    def __init__(self, local_name: str = "WT901BLE68") -> None:
+    def __init__(self, local_name: str = "WT901BLE68", mtu: int = 23) -> None:
         self.local_name = local_name
+        self.mtu = mtu  # the BLE module forwards the sensor's UART bytes in notifications of up to mtu - 3 bytes
         self.services = (GattServiceSpec(SERVICE_UUID, (
             GattCharacteristicSpec(NOTIFY_UUID, ("notify",)),
             GattCharacteristicSpec(WRITE_UUID, ("write", "write-without-response")),
@@ -280,4 +282,6 @@ class WitMotionPeripheral(VirtualPeripheral):
             return np.clip(np.round(x / lsb), -32768, 32767).astype("<i2")
 
         a, g, e = q(acc, ACC_MPS2_PER_LSB), q(gyro, GYRO_RADS_PER_LSB), q(angle, ANGLE_DEG_PER_LSB)
-        return [(NOTIFY_UUID, pack_data(a[i], g[i], e[i])) for i in range(len(acc))]
+        stream = b"".join(pack_data(a[i], g[i], e[i]) for i in range(len(acc)))
+        size = max(1, self.mtu - 3)  # MTU 23: one 20-byte packet per notification; larger: cut anywhere (28 = 20 + 8)
+        return [(NOTIFY_UUID, stream[i:i + size]) for i in range(0, len(stream), size)]
