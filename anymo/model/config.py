@@ -18,6 +18,7 @@ class ModelConfig:
     conv_channels: tuple[int, ...] = (24, 48, 64, 96)  # per-sensor temporal encoder widths
     conv_strides: tuple[int, ...] = (2, 3, 1, 5)  # product = window_len / token_steps
     conv_kernel: int = 5
+    conv_norm: str = "batch"  # "batch" (folds into the conv at export), "group" (per-window scale lost), "none"
     d_model: int = 96  # width of the sensor graph / time transformer
     n_heads: int = 4
     sensor_layers: int = 2  # attention across sensors (per time step), kinematic-tree biased
@@ -41,6 +42,8 @@ class ModelConfig:
             prod *= s
         if prod * self.token_steps != self.window_len:
             raise ValueError(f"conv_strides multiply to {prod}: {prod} x token_steps {self.token_steps} must equal window_len {self.window_len}")
+        if self.conv_norm not in ("batch", "group", "none"):
+            raise ValueError(f"conv_norm must be 'batch', 'group' or 'none', got {self.conv_norm!r}")
         if self.d_model % self.n_heads:
             raise ValueError(f"d_model {self.d_model} must be divisible by n_heads {self.n_heads}")
         if self.conv_channels[-1] != self.d_model:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,7 +96,10 @@ def build_text_table(texts: list[str], cache: str | Path | None = None) -> TextT
     feats = embed_sentences(uniq)
     if cache is not None:
         Path(cache).parent.mkdir(parents=True, exist_ok=True)
-        np.savez(cache, key=np.array(key), features=feats)
+        tmp = Path(f"{cache}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:  # atomic: runs may share one cache
+            np.savez(f, key=np.array(key), features=feats)
+        os.replace(tmp, cache)
     return TextTable(uniq, feats)
 
 

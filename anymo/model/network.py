@@ -48,11 +48,12 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Ten
 
 
 class _ConvBlock(nn.Module):
-    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int) -> None:
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, norm: str) -> None:
         super().__init__()
         k = max(kernel, 2 * stride - 1)
         self.conv = nn.Conv1d(c_in, c_out, k, stride=stride, padding=(k - stride + 1) // 2)
-        self.norm = nn.GroupNorm(1, c_out)
+        # batch norm keeps each window's signal scale (how intense the motion is); group norm would erase it
+        self.norm = {"batch": lambda: nn.BatchNorm1d(c_out), "group": lambda: nn.GroupNorm(1, c_out), "none": nn.Identity}[norm]()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.gelu(self.norm(self.conv(x)))
@@ -65,7 +66,7 @@ class SensorEncoder(nn.Module):
         super().__init__()
         chans = (N_INPUT_FEATURES, *cfg.conv_channels)
         self.blocks = nn.ModuleList(
-            _ConvBlock(chans[i], chans[i + 1], cfg.conv_kernel, s) for i, s in enumerate(cfg.conv_strides)
+            _ConvBlock(chans[i], chans[i + 1], cfg.conv_kernel, s, cfg.conv_norm) for i, s in enumerate(cfg.conv_strides)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

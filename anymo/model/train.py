@@ -87,6 +87,7 @@ class TrainConfig:
     threads: int = 2
     max_windows: int | None = None
     val_windows: int = 600
+    text_cache: str | None = None  # MiniLM embeddings of the texts (.npz; default OUT/text_cache.npz)
     model: ModelConfig = field(default_factory=ModelConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
@@ -307,11 +308,12 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, until: 
     val = load_sim([cfg.val], max_windows=cfg.val_windows) if cfg.val else None
     labels = sorted(set(data.activity) | (set(val.activity) if val else set()))
     all_texts = set(data.caption) | {p for lab in labels for p in label_prompts(lab)} | (set(val.caption) if val else set())
-    texts = build_text_table(sorted(all_texts), out / "text_cache.npz" if rank == 0 else None) if rank == 0 or world == 1 else None
+    cache = Path(cfg.text_cache) if cfg.text_cache else out / "text_cache.npz"
+    texts = build_text_table(sorted(all_texts), cache) if rank == 0 else None  # rank 0 embeds, the others read
     if world > 1:
         dist.barrier()
         if texts is None:
-            texts = build_text_table(sorted(all_texts), out / "text_cache.npz")
+            texts = build_text_table(sorted(all_texts), cache)
     label_features = torch.from_numpy(texts.features[texts.rows([p for lab in labels for p in label_prompts(lab)])])
 
     model = AnyMoModel(cfg.model)
@@ -362,7 +364,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, until: 
         with torch.no_grad():
             for pt, ps in zip(teacher.parameters(), model.parameters(), strict=True):
                 pt.mul_(cfg.teacher_momentum).add_(ps.detach(), alpha=1 - cfg.teacher_momentum)
-            teacher.codebook.copy_(model.codebook)
+            for bt, bs in zip(teacher.buffers(), model.buffers(), strict=True):  # codebook, batch-norm statistics
+                bt.copy_(bs)
         done = step + 1
         if rank == 0:
             rec = {"step": done, "loss": float(total.detach()), **{k: float(v) for k, v in parts.items()},

@@ -34,10 +34,13 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     ap.add_argument("--threads", type=int, default=d.threads, help="CPU threads in all (split over torchrun processes) (default %(default)s)")
     ap.add_argument("--max-windows", type=int, default=None, help="use at most this many training windows")
     ap.add_argument("--val-windows", type=int, default=d.val_windows, help="held-out windows evaluated (default %(default)s)")
+    ap.add_argument("--conv-norm", default=ModelConfig().conv_norm, choices=["batch", "group", "none"], help="normalisation in the per-sensor encoder (default %(default)s)")
+    ap.add_argument("--warmup-steps", type=int, default=d.warmup_steps, help="linear warm-up steps (default %(default)s)")
     ap.add_argument("--no-geometry", action="store_true", help="ablation: the encoder ignores placements (no geometry embedding, no kinematic bias)")
     ap.add_argument("--no-pretraining", action="store_true", help="ablation: drop the placement-view and masked-observation losses")
     ap.add_argument("--keep-steps", type=int, nargs="*", default=[], help="also keep OUT/checkpoint-stepN at these steps")
     ap.add_argument("--teacher-sensors", type=int, default=d.teacher_sensors, help="sensors the full-body teacher sees (default %(default)s)")
+    ap.add_argument("--text-cache", default=None, help="MiniLM text-embedding cache .npz shared between runs (default OUT/text_cache.npz)")
     ap.add_argument("--resume", action="store_true", help="continue from OUT/train_state when it exists")
     ap.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     return ap
@@ -48,8 +51,8 @@ def main(argv: list[str] | None = None, prog: str = "anymo train") -> int:
     cfg = TrainConfig(data=list(args.data), out=args.out, val=args.val, steps=args.steps, batch=args.batch, lr=args.lr,
                       seed=args.seed, eval_every=args.eval_every, save_every=args.save_every, threads=args.threads,
                       max_windows=args.max_windows, val_windows=args.val_windows, keep_steps=tuple(args.keep_steps),
-                      teacher_sensors=args.teacher_sensors,
-                      model=ModelConfig(use_geometry=not args.no_geometry), augment=AugmentConfig())
+                      teacher_sensors=args.teacher_sensors, text_cache=args.text_cache,
+                      model=ModelConfig(use_geometry=not args.no_geometry, conv_norm=args.conv_norm), warmup_steps=args.warmup_steps, augment=AugmentConfig())
     if args.no_pretraining:
         cfg = replace(cfg, w_view=0.0, w_mask=0.0)
     try:
