@@ -30,9 +30,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_demo(n: int, seconds: float, captions: bool, out: Path) -> dict:
+def run_demo(n: int, seconds: float, captions: bool, out: Path, bundle: Path | None) -> dict:
     cmd = [sys.executable, "-m", "edge.cli", "demo", "--headless", "--seconds", str(seconds), "--wearables", str(n),
-           "--out", str(out), "--json", str(out / "demo.json")] + ([] if captions else ["--no-captions"])
+           "--out", str(out), "--json", str(out / "demo.json")] + ([] if captions else ["--no-captions"]) \
+        + ([] if bundle is None else ["--bundle", str(bundle)])
     t0 = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=seconds + 180)
     if proc.returncode != 0:
@@ -41,6 +42,7 @@ def run_demo(n: int, seconds: float, captions: bool, out: Path) -> dict:
     keep = ["labels_emitted", "captions_emitted", "captions_skipped_busy", "label_changes", "latency_p50_ms",
             "latency_p99_ms", "latency_max_ms", "latency_samples", "inference_p50_ms", "inference_p99_ms",
             "cpu_percent", "wearables_cpu_percent", "packets_received", "packets_lost", "packets_dropped_by_wearables",
+            "packets_dropped_after_last_delivered", "unreported_drops", "phantom_losses", "all_received_stored",
             "reconnects", "hop_s", "real_recordings", "bundle"]
     row = {k: doc.get(k) for k in keep}
     row["sensors"] = n
@@ -50,6 +52,8 @@ def run_demo(n: int, seconds: float, captions: bool, out: Path) -> dict:
     row["devices"] = {d["placement"]: {"device_type": d["device_type"], "rate_hz": d["rate_hz"],
                                        "packets_lost": d["packets_lost"],
                                        "packets_dropped_by_emulator": d["emulator"].get("packets_dropped"),
+                                       "dropped_after_last_delivered": d["emulator"].get("packets_dropped_after_last_delivered"),
+                                       "unreported_drops": d["unreported_drops"], "phantom_losses": d["phantom_losses"],
                                        "all_received_stored": d["all_received_stored"]}
                       for d in doc["devices"].values()}
     row["wall_s"] = round(time.monotonic() - t0, 1)
@@ -62,18 +66,23 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "live_latency.json")
     ap.add_argument("--no-captions", action="store_true", help="labels only (skip the runs with captions)")
+    ap.add_argument("--bundle", type=Path, help="model bundle (default: $ANYMO_BUNDLE or the shipped one)")
     args = ap.parse_args()
     rows = []
     for captions in ([False] if args.no_captions else [False, True]):
         for n in (1, 4):
             with tempfile.TemporaryDirectory() as tmp:
-                row = run_demo(n, args.seconds, captions, Path(tmp))
+                row = run_demo(n, args.seconds, captions, Path(tmp), args.bundle)
             rows.append(row)
+            if captions and not row["captions_emitted"]:
+                print("(the bundle has no captioner: the caption runs are labels only)", flush=True)
             print(f"{n} sensor(s), captions {'on ' if captions else 'off'}: latency p50 {row['latency_p50_ms']:.0f} ms, "
                   f"p99 {row['latency_p99_ms']:.0f} ms (+{row['latency_p99_beyond_hop_ms']:.0f} ms beyond the hop), "
                   f"inference p99 {row['inference_p99_ms']:.1f} ms, CPU {row['cpu_percent']:.1f} % of one core, "
                   f"labels {row['labels_emitted']}, captions {row['captions_emitted']}, "
-                  f"lost {row['packets_lost']} / dropped {row['packets_dropped_by_wearables']}", flush=True)
+                  f"lost {row['packets_lost']} / dropped {row['packets_dropped_by_wearables']} "
+                  f"({row['packets_dropped_after_last_delivered']} after the last delivered packet), unreported "
+                  f"{row['unreported_drops']}, phantom {row['phantom_losses']}, all delivered samples stored: {row['all_received_stored']}", flush=True)
     doc = {"benchmark": "live_latency", "seconds": args.seconds, "machine": {
         "cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(), "python": platform.python_version()},
         "note": "shared 2-core development machine; other jobs may have run at the same time", "runs": rows}

@@ -176,7 +176,12 @@ async def _run(args, prog: str, engine, captioner) -> dict:
         by_sensor = d["stats"].get("samples_by_sensor", {})
         per_device[a] = {"placement": d["placement"], "device_type": d["device_type"], "samples_received": d["samples"],
                          "samples_by_sensor": by_sensor, "samples_stored_by_sensor": stored.get(a, {}),
-                         "all_received_stored": stored.get(a, {}) == by_sensor, "packets_received": d["packets_received"],
+                         "all_received_stored": stored.get(a, {}) == by_sensor,
+                         # the bridge must report every withheld packet a later packet revealed (the trailing ones
+                         # may or may not be seen before the link closes) and never more than were withheld
+                         "unreported_drops": max(0, t.get("packets_dropped", 0) - t.get("packets_dropped_after_last_delivered", 0)
+                                                 - d["packets_lost"]) if t else None,
+                         "phantom_losses": max(0, d["packets_lost"] - t.get("packets_dropped", 0)) if t else None, "packets_received": d["packets_received"],
                          "packets_lost": d["packets_lost"], "reconnects": d["reconnects"], "rate_hz": d["rate_hz"],
                          "clock_drift_ppm": d["clock_drift_ppm"], "clock_drift_ci_ppm": d["clock_drift_ci_ppm"],
                          "emulator": t}
@@ -184,6 +189,11 @@ async def _run(args, prog: str, engine, captioner) -> dict:
     for key in ("packets_received", "packets_lost", "reconnects"):
         report[key] = sum(v[key] for v in per_device.values())
     report["packets_dropped_by_wearables"] = sum(v["emulator"].get("packets_dropped", 0) for v in per_device.values())
+    report["packets_dropped_after_last_delivered"] = sum(v["emulator"].get("packets_dropped_after_last_delivered", 0)
+                                                         for v in per_device.values())
+    report["unreported_drops"] = sum(v["unreported_drops"] or 0 for v in per_device.values())
+    report["phantom_losses"] = sum(v["phantom_losses"] or 0 for v in per_device.values())
+    report["all_received_stored"] = all(v["all_received_stored"] for v in per_device.values())
     return report
 
 
@@ -198,7 +208,10 @@ def _print_end(report: dict) -> None:
               f"{f(d['rate_hz'], '.2f'):>7} {d['packets_lost']:>5} {e.get('packets_dropped', 0):>8} {d['reconnects']:>6} "
               f"{f(d['clock_drift_ppm'], '.0f') + ('' if d['clock_drift_ci_ppm'] is None else '±' + f(d['clock_drift_ci_ppm'], '.0f')):>9} "
               f"{f(e.get('true_drift_ppm'), '.1f'):>8}")
-    print("* dropped: data notifications the wearables withheld on purpose (the bridge's 'lost' should match)")
+    print("* dropped: data notifications the wearables withheld on purpose (the bridge's 'lost' should match, but for\n"
+          "  drops after the last packet that arrived: no later packet can reveal those before the session ends);\n"
+          f"  unreported drops: {report['unreported_drops']}, losses reported beyond the drops: {report['phantom_losses']}, "
+          f"every delivered sample stored: {report['all_received_stored']}")
     lat = report.get("latency_p99_ms")
     print(f"\nlabels {report.get('labels_emitted', 0)}, captions {report.get('captions_emitted', 0)}, "
           f"label latency p50 {f(report.get('latency_p50_ms'), '.0f')} ms / p99 {f(lat, '.0f')} ms "

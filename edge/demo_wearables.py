@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 DRIFT_PPM = (60.0, -90.0, 25.0, -40.0)
 
 
@@ -51,11 +53,23 @@ async def _serve(args) -> int:
         print(json.dumps(info), flush=True)
         await stop.wait()
         truth = {a: {**emu.stats(a), "true_drift_ppm": s.faults.clock_drift_ppm,
+                     "packets_dropped_after_last_delivered": _trailing_drops(emu.truth(a)),
                      "placement": s.placement, "device_type": s.device_type}
                  for a, s in zip(emu.addresses, specs, strict=True)}
         if args.truth:
             Path(args.truth).write_text(json.dumps(truth, indent=2) + "\n")
     return 0
+
+
+def _trailing_drops(truth: dict) -> int:
+    """Packets withheld after the last one that reached the air: no later packet can reveal them to the
+    receiver, so a bridge cannot count them lost (the session ended first)."""
+    sent, packet = truth["sent"], truth["packet_index"]
+    if not len(sent):
+        return 0
+    last = int(np.flatnonzero(sent)[-1]) if sent.any() else -1
+    tail = packet[last + 1:]
+    return int(len(tail) and 1 + np.count_nonzero(np.diff(tail)))
 
 
 def main(argv: list[str] | None = None) -> int:
