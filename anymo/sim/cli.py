@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from anymo.sim.config import DatasetConfig
-from anymo.sim.dataset import generate_dataset, prepare_out_dir
+from anymo.sim.dataset import OutputFolderError, generate_dataset, prepare_out_dir
 from anymo.sim.source_registry import SOURCES, get_source
 from anymo.sim.sources import SourceOptions, SourceUnavailable
 
@@ -132,6 +132,10 @@ def main(argv: list[str], prog: str = "anymo simulate") -> int:
         for name in cfg.sources:
             get_source(name, SourceOptions(cfg.data_dir, cfg.source_dirs))  # SourceUnavailable: before --out is made
         prepare_out_dir(args.out, args.overwrite)
+    except OutputFolderError as exc:
+        hint = " or pass --overwrite to replace the dataset there" if exc.needs_overwrite else ""
+        print(f"{prog}: error: --out: {exc}{hint}", file=sys.stderr)
+        return 2
     except ValueError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2

@@ -28,19 +28,29 @@ from anymo.sim.source_registry import get_source
 from anymo.sim.unit import device_rate_hz, source_options
 
 
+class OutputFolderError(ValueError):
+    """The output folder cannot take a dataset; ``needs_overwrite``: it holds a previous dataset that
+    ``overwrite=True`` would replace."""
+
+    def __init__(self, message: str, needs_overwrite: bool = False) -> None:
+        super().__init__(message)
+        self.needs_overwrite = needs_overwrite
+
+
 def prepare_out_dir(out_dir: str | Path, overwrite: bool) -> Path:
-    """Create ``out_dir`` (or check it is empty, or with ``overwrite`` clear our files from it)."""
+    """Create ``out_dir`` (or check it is empty, or with ``overwrite`` clear our files from it);
+    `OutputFolderError` when it cannot be used."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} exists and is not a folder; choose a folder path")
+        raise OutputFolderError(f"{out} exists and is not a folder; choose a folder path")
     if out.is_dir():
         ours = [p for p in out.iterdir() if p.name == shards.MANIFEST_NAME or (p.name.startswith(("shard-", ".shard-", ".manifest")))]
         others = [p for p in out.iterdir() if p not in ours]
         if (ours or others) and not overwrite:
-            raise ValueError(f"--out {out} is not empty; choose a new folder or pass --overwrite to replace a previous dataset there")
+            raise OutputFolderError(f"{out} is not empty; choose a new folder", needs_overwrite=bool(ours) and not others)
         if others:
-            raise ValueError(
-                f"--out {out} holds files that are not a simulated dataset ({others[0].name}, ...); --overwrite only replaces "
+            raise OutputFolderError(
+                f"{out} holds files that are not a simulated dataset ({others[0].name}, ...); overwriting only replaces "
                 "shards and manifest.json, so choose an empty folder"
             )
         for p in ours:
@@ -49,9 +59,9 @@ def prepare_out_dir(out_dir: str | Path, overwrite: bool) -> Path:
         try:
             out.mkdir(parents=True)
         except OSError as exc:
-            raise ValueError(f"cannot create --out {out}: {exc.strerror or exc}; choose a writable folder") from exc
+            raise OutputFolderError(f"cannot create {out}: {exc.strerror or exc}; choose a writable folder") from exc
     if not os.access(out, os.W_OK | os.X_OK):
-        raise ValueError(f"--out {out} is not writable (permission denied); choose a writable folder")
+        raise OutputFolderError(f"{out} is not writable (permission denied); choose a writable folder")
     return out
 
 

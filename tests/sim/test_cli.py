@@ -87,7 +87,7 @@ def test_unwritable_out_dir_is_a_clear_error(tmp_path, capsys) -> None:
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     code, _, err = _run(["--out", str(blocker / "ds"), "--hours", "0.001", "--seed", "0"], capsys)
-    assert code == 2 and "cannot create --out" in err and "writable" in err
+    assert code == 2 and "--out: cannot create" in err and "writable" in err
     code, _, err = _run(["--out", str(blocker), "--hours", "0.001", "--seed", "0"], capsys)
     assert code == 2 and "not a folder" in err
 
