@@ -260,3 +260,22 @@ def test_parameter_free_phrases_keep_a_neutral_side() -> None:
     assert phrase_without_params("does lunges with the {side} leg forward") == "does lunges with one leg forward"
     assert phrase_without_params("raises the {side} hand and waves") == "raises one hand and waves"
     assert phrase_without_params("holds a phone to the {side} ear{posture}") == "holds a phone to the ear"
+
+
+def test_shards_load_as_the_model_input(small) -> None:
+    """A shard as `ModelInput`: acc in g and gyro in rad/s (clipped like every source), one slot per
+    simulated sensor at its placement id, the activity as the label and the caption among the captions;
+    device_rot and the rest stay in the shard's arrays, row for row."""
+    from anymo.preprocess.normalise import ACC_CLIP_G
+    from anymo.sim.shards import load_model_input
+
+    ds = load_shards(small[0])
+    a = ds.shard(0)
+    x = ds.model_input(0)
+    assert len(x) == a["acc_mps2"].shape[0] and x.n_sensors == 4 and x.rate_hz == 60.0
+    np.testing.assert_allclose(x.signals[..., :3], np.clip(a["acc_mps2"] / G, -ACC_CLIP_G, ACC_CLIP_G), rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(x.signals[..., 3:], np.clip(a["gyro_rads"], -35, 35).astype(np.float32))
+    assert np.array_equal(x.placement_id, a["placement_id"]) and x.sensor_mask.all() and x.has_gyro.all()
+    assert x.meta.label == a["activity"].tolist() and [c[0] for c in x.meta.captions] == a["caption"].tolist()
+    assert x.meta.recording.tolist() == a["unit_id"].tolist() and not x.gravity_removed.any()
+    assert np.array_equal(load_model_input(a).signals, x.signals)
