@@ -261,43 +261,56 @@ def read_amc(path: str | Path, asf: AsfSkeleton) -> dict[str, np.ndarray]:
     except OSError as e:
         raise _err(str(path), f"cannot read AMC motion: {e}") from e
     src = str(path)
-    frames: list[dict[str, list[float]]] = []
+    n_dofs = {"root": len(asf.root_order), **{name: len(b.dof) for name, b in asf.bones.items()}}
+    # one pass collecting each bone's value strings per frame; numbers are converted per bone at the end
+    values: dict[str, list[list[str]]] = {name: [] for name in n_dofs}
+    frame_of: dict[str, list[int]] = {name: [] for name in n_dofs}
+    line_of: dict[str, list[int]] = {name: [] for name in n_dofs}
+    n_frames = 0
     for lineno, raw in enumerate(lines, 1):
-        line = raw.strip()
-        if not line or line.startswith(("#", ":")):
+        toks = raw.split()
+        if not toks or toks[0][0] in "#:":
             continue
-        toks = line.split()
         if len(toks) == 1 and toks[0].isdigit():
-            frames.append({})
+            n_frames += 1
             continue
-        if not frames:
-            raise _err(src, f"line {lineno}: bone values before the first frame number: {line[:60]!r}")
+        if not n_frames:
+            raise _err(src, f"line {lineno}: bone values before the first frame number: {raw.strip()[:60]!r}")
         name = toks[0]
-        n_dof = len(asf.root_order) if name == "root" else len(asf.bones[name].dof) if name in asf.bones else None
-        if n_dof is None:
+        if name not in values:
             raise _err(src, f"line {lineno}: bone {name!r} is not in the skeleton {asf.path}; is it the right .asf?")
-        try:
-            vals = [float(t) for t in toks[1:]]
-        except ValueError:
-            raise _err(src, f"line {lineno}: a value of bone {name!r} is not a number: {line[:80]!r}") from None
-        if len(vals) != n_dof:
-            raise _err(src, f"line {lineno}: bone {name!r} has {len(vals)} values, the skeleton gives it {n_dof} dofs")
-        if not all(math.isfinite(v) for v in vals):
-            raise _err(src, f"line {lineno}: NaN or infinite value for bone {name!r}")
-        frames[-1][name] = vals
-    if not frames:
+        if len(toks) - 1 != n_dofs[name]:
+            raise _err(src, f"line {lineno}: bone {name!r} has {len(toks) - 1} values, the skeleton gives it {n_dofs[name]} dofs")
+        values[name].append(toks[1:])
+        frame_of[name].append(n_frames - 1)
+        line_of[name].append(lineno)
+    if not n_frames:
         raise _err(src, "no frames (lines with a frame number, then one line per bone)")
     out = {}
-    for name in ["root", *asf.bones]:
-        n_dof = len(asf.root_order) if name == "root" else len(asf.bones[name].dof)
+    for name, n_dof in n_dofs.items():
         if n_dof == 0:
             continue
-        arr = np.zeros((len(frames), n_dof))
-        for i, f in enumerate(frames):
-            if name in f:
-                arr[i] = f[name]
+        arr = np.zeros((n_frames, n_dof))
+        if values[name]:
+            try:
+                v = np.array(values[name], dtype=np.float64)
+            except ValueError:
+                bad = next(i for i, row in enumerate(values[name]) if not _all_numbers(row))
+                raise _err(src, f"line {line_of[name][bad]}: a value of bone {name!r} is not a number: {' '.join(values[name][bad])[:80]!r}") from None
+            finite = np.isfinite(v).all(axis=1)
+            if not finite.all():
+                raise _err(src, f"line {line_of[name][int(np.argmin(finite))]}: NaN or infinite value for bone {name!r}")
+            arr[np.asarray(frame_of[name])] = v
         out[name] = arr
     return out
+
+
+def _all_numbers(tokens: list[str]) -> bool:
+    try:
+        [float(t) for t in tokens]
+    except ValueError:
+        return False
+    return True
 
 
 def asf_amc_clip(asf: AsfSkeleton, amc: dict[str, np.ndarray], frame_rate_hz: float = AMC_DEFAULT_RATE_HZ, path: str = "") -> AcclaimClip:

@@ -13,7 +13,7 @@ database's own description. This module turns them into training motion:
   is captioned as a whole, in the order given - nothing is invented per segment.
 * `mirror_motion` / `mirror_text`: the left-right mirror image of a motion, with its words mirrored
   ("left" <-> "right", "clockwise" <-> "counterclockwise").
-* `MocapSource` loads clips (cleaned by the BVH/ASF readers: rest-pose lead-in dropped, flips
+* `MocapSource` loads clips (kept per process and on disk, `disk_cache_dir`; cleaned by the BVH/ASF readers: rest-pose lead-in dropped, flips
   removed, 8 Hz low-pass), retargets them to any body shape, mirrors them at random and strings
   clips into a motion of any length (each clip one labelled segment with its own captions, heading
   and position carried over, a short crossfade between clips), with heel-strike shocks at the foot
@@ -24,7 +24,10 @@ database's own description. This module turns them into training motion:
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import math
+import os
 import re
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
@@ -481,6 +484,60 @@ class _Clean:
     report: dict
 
 
+def disk_cache_dir() -> Path | None:
+    """Where cleaned clips are kept between runs: ``$ANYMO_CACHE/mocap`` (default ``~/.cache/anymo/mocap``);
+    None when ``ANYMO_CACHE`` is set to an empty string (no disk cache)."""
+    base = os.environ.get("ANYMO_CACHE")
+    if base == "":
+        return None
+    return (Path(base) if base else Path.home() / ".cache" / "anymo") / "mocap"
+
+
+_CODE_DIGEST: list[str] = []
+
+
+def _disk_key(clip: MocapClip, path: Path, skeleton: Path | None) -> str:
+    """Digest of the reading/cleaning code, the clip's file and skeleton (size, mtime) and its index row."""
+    if not _CODE_DIGEST:
+        h = hashlib.sha1()
+        for mod in ("bvh.py", "asf_amc.py", "mocap.py", "_resample.py", "base.py"):
+            h.update((Path(__file__).parent / mod).read_bytes())
+        h.update((Path(__file__).parents[1] / "body" / "skeleton.py").read_bytes())
+        _CODE_DIGEST.append(h.hexdigest())
+    h = hashlib.sha1(_CODE_DIGEST[0].encode())
+    for p in (path, skeleton):
+        if p is not None:
+            st = p.stat()
+            h.update(f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
+    h.update(repr(clip).encode())
+    return f"{clip.id}-{h.hexdigest()[:20]}"
+
+
+def _disk_load(key: str) -> _Clean | None:
+    d = disk_cache_dir()
+    f = d / f"{key}.npz" if d is not None else None
+    if f is None or not f.is_file():
+        return None
+    try:
+        with np.load(f, allow_pickle=False) as z:
+            return _Clean(z["local"], z["root_per_m"], float(z["rate_hz"]), json.loads(str(z["report"])))
+    except (OSError, ValueError, KeyError):
+        return None  # a damaged or partial file: recompute
+
+
+def _disk_save(key: str, c: _Clean) -> None:
+    d = disk_cache_dir()
+    if d is None:
+        return
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        tmp = d / f".{key}.{os.getpid()}.tmp.npz"
+        np.savez(tmp, local=c.local, root_per_m=c.root_per_m, rate_hz=np.float64(c.rate_hz), report=np.str_(json.dumps(c.report)))
+        os.replace(tmp, d / f"{key}.npz")  # atomic: parallel workers never see half a file
+    except OSError:
+        pass  # a read-only home: run without the disk cache
+
+
 @dataclass
 class MocapSource:
     """Clips of one split (``"train"``, ``"heldout"`` or ``"all"``) of ``<data_dir>/mocap``.
@@ -509,14 +566,26 @@ class MocapSource:
             raise ValueError(f"no motion capture clips in split {self.split!r} under {self.folder}")
 
     def _clean(self, clip: MocapClip) -> _Clean:
-        """The cleaned clip (cached per process); ValueError with the reason if it cannot be used."""
+        """The cleaned clip (cached per process and on disk, `disk_cache_dir`); ValueError with the
+        reason if it cannot be used."""
         if clip.id in self._cache:
             self._cache.move_to_end(clip.id)
             return self._cache[clip.id]
-        report: dict = {}
         path = self.folder / clip.file
         if not path.is_file():
             raise ValueError(f"file missing: {clip.file}")
+        key = _disk_key(clip, path, self.folder / clip.skeleton if clip.skeleton else None)
+        c = _disk_load(key)
+        if c is None:
+            c = self._clean_from_file(clip, path)
+            _disk_save(key, c)
+        self._cache[clip.id] = c
+        while len(self._cache) > _CACHE_CLIPS:
+            self._cache.popitem(last=False)
+        return c
+
+    def _clean_from_file(self, clip: MocapClip, path: Path) -> _Clean:
+        report: dict = {}
         h_ref = 1.75
         kw = {"shape": BodyShape(height_m=h_ref), "rate_hz": clip.rate_hz, "report": report}
         if clip.format == "amc":
@@ -537,11 +606,7 @@ class MocapSource:
             raise ValueError(f"too short: {m.duration_s:.2f} s after the lead-in (< {MIN_CLIP_S} s)")
         if not (np.all(np.isfinite(m.pos_m)) and np.all(np.isfinite(m.quat_wxyz))):
             raise ValueError("NaN in the retargeted motion")
-        c = _Clean(locals_of(m).astype(np.float32), (m.pos_m[:, 0] / h_ref).astype(np.float32), float(m.rate_hz), report)
-        self._cache[clip.id] = c
-        while len(self._cache) > _CACHE_CLIPS:
-            self._cache.popitem(last=False)
-        return c
+        return _Clean(locals_of(m).astype(np.float32), (m.pos_m[:, 0] / h_ref).astype(np.float32), float(m.rate_hz), report)
 
     def usable(self, clip: MocapClip) -> bool:
         """Whether ``clip`` loads (remembering the reason in `skipped` if not)."""

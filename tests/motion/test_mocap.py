@@ -233,3 +233,33 @@ def test_foot_strikes_follow_the_steps_and_add_heel_strike_shocks_at_the_shank()
         return float(pw[(f >= 8) & (f < 20)].sum() / pw[f < 20].sum())
 
     assert band_8_20(shocked) > 3 * band_8_20(walk) and band_8_20(shocked) > 0.05
+
+
+@pytest.mark.needs_data
+def test_cleaned_clips_are_kept_on_disk_and_recomputed_when_the_file_changes(tmp_path: Path, monkeypatch) -> None:
+    _need_data()
+    import shutil
+
+    from anymo.motion.mocap import disk_cache_dir
+
+    monkeypatch.setenv("ANYMO_CACHE", str(tmp_path / "cache"))
+    root = _subset_folder(tmp_path, ["cmu_02_01"], [])
+    (root / "mocap" / "cmu").unlink()
+    (root / "mocap" / "cmu" / "bvh").mkdir(parents=True)
+    shutil.copy(MOCAP / "cmu" / "bvh" / "cmu_02_01.bvh", root / "mocap" / "cmu" / "bvh" / "cmu_02_01.bvh")
+    first = MocapSource(root, split="all")
+    m1 = first.clip_motion(first.clips[0], BodyShape(), 60.0)
+    files = list(disk_cache_dir().glob("cmu_02_01-*.npz"))
+    assert len(files) == 1
+    second = MocapSource(root, split="all")  # a new process would start like this: read from disk
+    m2 = second.clip_motion(second.clips[0], BodyShape(), 60.0)
+    np.testing.assert_allclose(m2.pos_m, m1.pos_m, atol=1e-5)
+    # an edited file gets a new key: a second cache entry, the motion recomputed from the new file
+    p = root / "mocap" / "cmu" / "bvh" / "cmu_02_01.bvh"
+    text = p.read_text().splitlines()
+    p.write_text("\n".join(text[:-40]).replace(f"Frames: {len(text) - text.index('MOTION') - 3}", f"Frames: {len(text) - text.index('MOTION') - 43}") + "\n")
+    third = MocapSource(root, split="all")
+    m3 = third.clip_motion(third.clips[0], BodyShape(), 60.0)
+    assert len(list(disk_cache_dir().glob("cmu_02_01-*.npz"))) == 2 and m3.n_frames < m1.n_frames
+    monkeypatch.setenv("ANYMO_CACHE", "")
+    assert disk_cache_dir() is None
