@@ -129,3 +129,19 @@ def test_walking_pelvis_moves_like_a_centre_of_mass(activity: str) -> None:
     a_h = np.gradient(v[:, :2], 1.0 / RATE, axis=0)
     assert np.sqrt(np.mean(np.sum(a_h**2, axis=1))) < 0.25 * 9.81  # trunk fore-aft/lateral ~1-2 m/s² RMS (Menz 2003); was ~6
     assert 0.015 < np.ptp(pelvis[:, 2]) < 0.07  # the body rises and falls 2.7-4.8 cm each step, with heel-strike shocks on top
+
+
+@pytest.mark.parametrize("activity", ["lying_down", "getting_up"])
+def test_the_arm_takes_the_weight_on_the_bed(activity: str) -> None:
+    m, _ = generate_with_params(activity, 10.0, np.random.default_rng(0), shape=SHAPE, rate_hz=RATE)
+    hand = m.pos_m[:, SEGMENT_INDEX["RightHand"]]
+    elbow = np.linalg.norm(_angle_series(m, "RightForeArm", "RightUpperArm"), axis=1)
+    speed = np.linalg.norm(np.gradient(hand, 1.0 / RATE, axis=0), axis=1)
+    still = (speed < 0.05) & (hand[:, 2] < 0.3 * SHAPE.height_m)
+    # a stretch of >= 0.5 s with the hand still on the bed (low, at seat height) while the elbow bends
+    runs = np.flatnonzero(np.diff(np.concatenate([[0], still.astype(int), [0]])))
+    longest = max(runs[1::2] - runs[::2])
+    assert longest > 0.5 * RATE
+    k = int(np.argmax(runs[1::2] - runs[::2]))
+    seg = slice(runs[2 * k], runs[2 * k + 1])
+    assert np.ptp(elbow[seg]) > np.deg2rad(20)  # the elbow bends (or straightens) under the trunk

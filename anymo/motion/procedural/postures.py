@@ -156,7 +156,42 @@ def _lie_down(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np
     shift = np.array([-0.05 * h, -0.02 * h, 0.012 * h])
     root = root + e_lie[:, None] * shift
     p.tempo_hz = 1.0 / (d_sit + d_lie)
+    local = _arm_support(sk, local, root, t_s, t_sit + d_sit, d_lie, p.rate_hz)
     return local, root
+
+
+def _arm_support(sk: Skeleton, local: np.ndarray, root: np.ndarray, t_s: np.ndarray, t_down_s: float, d_lie_s: float,
+                 rate_hz: float) -> np.ndarray:
+    """The arm on the side the trunk goes down to takes its weight: the hand is put on the bed beside the
+    hips just before reclining and stays there while the elbow bends under the lowering trunk, then the
+    arm joins the body (getting up, the same backwards: the arm pushes the trunk up). Adults rising from
+    or lying down on a bed use such an upper-extremity push (Ford-Smith & VanSant 1993, Phys Ther 73:300;
+    the "push" patterns of most young and older adults). Was: both arms slerped to the lying pose."""
+    from anymo.body.skeleton import SEGMENT_INDEX
+    from anymo.geometry.rotations import quat_rotate
+    from anymo.motion.procedural.arms import body_dir, solve_arm
+
+    h = sk.shape.height_m
+    pos, quat = fk_rel(sk, local)
+    i0 = int(np.clip(round(t_down_s * rate_hz), 0, len(t_s) - 1))
+    pelvis_q = quat[i0, SEGMENT_INDEX["Pelvis"]]
+    hip_w = pos[i0, SEGMENT_INDEX["RightUpperLeg"]] + root[i0]
+    right = quat_rotate(pelvis_q, np.array([0.0, -1.0, 0.0]))
+    back = quat_rotate(pelvis_q, np.array([-1.0, 0.0, 0.0]))
+    right[2] = back[2] = 0.0
+    bed_w = hip_w + 0.12 * h * right / np.linalg.norm(right) + 0.04 * h * back / np.linalg.norm(back)
+    bed_w[2] = hip_w[2] - 0.05 * h  # the bed top, a little below the hip joints of someone sitting on it
+    target = bed_w[None, :] - root
+    pose = Pose(len(t_s))
+    pose.local = np.array(local, copy=True)
+    pole = body_dir(quat, "T8", np.array([-1.0, -0.6, 0.0]))  # elbow back and out
+    solve_arm(sk, pose, "right", target, pole, rel=(pos, quat), rate_hz=rate_hz)
+    w = ramp(t_s, t_down_s - 0.4, 0.9) * (1.0 - ramp(t_s, t_down_s + 0.5 + 0.6 * d_lie_s, 0.4 * d_lie_s))
+    out = np.array(local, copy=True)
+    for seg in ("RightUpperArm", "RightForeArm"):
+        i = SEGMENT_INDEX[seg]
+        out[:, i] = quat_slerp(local[:, i], pose.local[:, i], w)
+    return out
 
 
 def lying_down(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
