@@ -17,6 +17,7 @@ import numpy as np
 from anymo.data.recording import LabelSegment, Recording
 from anymo.data.units import g_to_mps2, hmp_code_to_g, mg_to_mps2
 from anymo.data.user_import import load_user_csv, load_user_folder
+from anymo.preprocess.resample import estimate_rate_hz
 from anymo.errors import DataFormatError  # defined apart so user_import raises it without importing this module
 
 __all__ = ["DataFormatError", "load_file", "sniff_format"]
@@ -460,8 +461,8 @@ def read_unix_acc_csv(path: str | Path) -> list[Recording]:
     t = arr[:, 0]
     scale = 1e-6 if t[0] > 1e14 else 1e-3 if t[0] > 1e11 else 1.0
     t = (t - t[0]) * scale
-    dt = np.median(np.diff(t)) if len(t) > 1 else 1.0
-    nominal = float(np.round(1.0 / dt)) if dt > 0 else 0.0
+    measured = estimate_rate_hz(t, min_samples=2)
+    nominal = float(np.round(measured)) if measured is not None else 0.0
     if nominal <= 0:
         raise DataFormatError(f"{path}: cannot infer a sampling rate from the time column")
     rate, t_s = _rate_or_times(t, nominal, path)
