@@ -67,6 +67,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "results" / "live_latency.json")
     ap.add_argument("--no-captions", action="store_true", help="labels only (skip the runs with captions)")
     ap.add_argument("--bundle", type=Path, help="model bundle (default: $ANYMO_BUNDLE or the shipped one)")
+    ap.add_argument("--note", default="", help="a note stored with the results (e.g. which bundle this was)")
     args = ap.parse_args()
     rows = []
     for captions in ([False] if args.no_captions else [False, True]):
@@ -85,7 +86,8 @@ def main() -> int:
                   f"{row['unreported_drops']}, phantom {row['phantom_losses']}, all delivered samples stored: {row['all_received_stored']}", flush=True)
     doc = {"benchmark": "live_latency", "seconds": args.seconds, "machine": {
         "cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(), "python": platform.python_version()},
-        "note": "shared 2-core development machine; other jobs may have run at the same time", "runs": rows}
+        "note": "shared 2-core development machine; other jobs may have run at the same time. " + args.note,
+        "runs": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -91,16 +91,17 @@ function drawPlot() {
   const all = Object.values(state.series).flat();
   const ymax = Math.max(2, Math.ceil(Math.max(...all, 0) * 2) / 2);
   g.strokeStyle = "rgba(255,255,255,0.08)"; g.fillStyle = "rgba(255,255,255,0.45)"; g.font = "11px system-ui"; g.lineWidth = 1;
+  g.textBaseline = "middle";
   for (let y = 0; y <= ymax; y += ymax > 4 ? 2 : 1) {
-    const py = h - 4 - (y / ymax) * (h - 10);
-    g.beginPath(); g.moveTo(28, py); g.lineTo(w, py); g.stroke(); g.fillText(`${y} g`, 0, py + 4);
+    const py = h - 8 - (y / ymax) * (h - 16);
+    g.beginPath(); g.moveTo(28, py); g.lineTo(w, py); g.stroke(); g.fillText(`${y} g`, 0, py);
   }
   let legend = "";
   for (const [name, buf] of Object.entries(state.series)) {
     const c = `hsl(${hue(name)} 80% 62%)`;
     g.strokeStyle = c; g.lineWidth = 1.6; g.beginPath();
     buf.forEach((v, i) => {
-      const x = 28 + ((i + PLOT_N - buf.length) / (PLOT_N - 1)) * (w - 30), y = h - 4 - (Math.min(v, ymax) / ymax) * (h - 10);
+      const x = 28 + ((i + PLOT_N - buf.length) / (PLOT_N - 1)) * (w - 30), y = h - 8 - (Math.min(v, ymax) / ymax) * (h - 16);
       i ? g.lineTo(x, y) : g.moveTo(x, y);
     });
     g.stroke();
