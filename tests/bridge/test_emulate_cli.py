@@ -117,7 +117,7 @@ def test_emulate_config_file_with_several_wearables_and_sigint(tmp_path):
     (["--device", "anymo-imu", "--device", "polar-verity", "--placement", "left_wrist"], "one per --device"),
     ([], "nothing to emulate"),
     (["--device", "movesense", "--mtu", "10"], "ATT_MTU must be 23..517"),
-    (["--device", "witmotion-wt901ble", "--mtu", "100"], "fixed MTU"),
+    (["--device", "thingy52", "--mtu", "100"], "fixed MTU"),
 ])
 def test_emulate_bad_arguments_are_clear_errors(args, message):
     from firmware_bridge.emulate_cli import main
