@@ -135,7 +135,7 @@ def _stride_cadence_spm(mag: np.ndarray, rate_hz: float) -> float:
 
 @pytest.mark.needs_data
 def test_walking_clips_of_every_cmu_rig_give_walking_cadence_through_the_simulator() -> None:
-    from anymo.motion.mocap import MocapSource
+    from anymo.motion.mocap import MocapSource, foot_strikes
 
     if not (MOCAP / "index.csv").exists():
         pytest.skip("real data absent: mocap/index.csv")
@@ -143,10 +143,16 @@ def test_walking_clips_of_every_cmu_rig_give_walking_cadence_through_the_simulat
     # walking clips long enough for two strides (the autocorrelation needs them): cgspeed BVH, DAZ BVH, ASF/AMC
     walks = [c for c in src.clips if c.activity == "walking" and not c.text.startswith(("slow", "navigate"))]
     cadence: dict[str, float] = {}
+    step_m: list[float] = []
     for c in walks:
         m = src.clip_motion(c, BodyShape(height_m=1.72), 120.0)
         if m.duration_s >= 3.3:
             cadence[c.id] = _stride_cadence_spm(_acc(m, ["right_thigh"])[0], 60.0)
+        t, _, v = foot_strikes(m)
+        if c.text == "walk" and t.size >= 4:
+            step_m.append(float(np.median(v) * np.median(np.diff(t))))  # speed x step time
+    # scale: a 1.72 m body walks with ~0.7-0.8 m steps; translation in the wrong unit would be far off
+    assert 0.6 < np.median(step_m) < 0.9, np.median(step_m)
     kinds = {src.folder.joinpath(c.file).suffix + (":hip" if c.id.startswith(("cmu_12",)) else "") for c in walks if c.id in cadence}
     assert kinds == {".bvh", ".bvh:hip", ".amc"} and len(cadence) >= 15
     assert all(80.0 <= v <= 130.0 for v in cadence.values()), cadence
