@@ -380,23 +380,25 @@ def find_asf_for(amc_path: str | Path) -> Path:
         return cands[0]
     words = _name_words(amc_path.stem)
     generic = {"subject", "hdm", "hdm05", "cmu", "skeleton", "asf"}
-    matches = [p for p in cands if (w := _name_words(p.stem) - generic) and w <= words]
-    if len(matches) == 1:
-        return matches[0]
+    # a skeleton whose words all appear in the AMC's name; several: the one named earliest (the
+    # subject comes before the trial: cmu_16_13 is subject 16, trial 13)
+    where = {}
+    for p in cands:
+        w = [x for x in _name_words(p.stem) if x not in generic]
+        if w and all(x in words for x in w):
+            where[p] = max(words.index(x) for x in w)
+    best = sorted(where, key=where.get)
+    if len(best) == 1 or (len(best) > 1 and where[best[0]] < where[best[1]]):
+        return best[0]
     raise ValueError(
         f"{amc_path}: cannot tell which skeleton it uses among {[p.name for p in cands]}"
-        f"{' (several match)' if matches else ''}; pass asf_path"
+        f"{' (several match)' if best else ''}; pass asf_path"
     )
 
 
-def _name_words(stem: str) -> set[str]:
-    out = set()
-    for w in re.split(r"[_\-\s.]+", stem.lower()):
-        if w.isdigit():
-            out.add(str(int(w)))
-        elif w:
-            out.add(w)
-    return out
+def _name_words(stem: str) -> list[str]:
+    """Words of a file name in order, numbers without leading zeros ("cmu_16_01" -> cmu, 16, 1)."""
+    return [str(int(w)) if w.isdigit() else w for w in re.split(r"[_\-\s.]+", stem.lower()) if w]
 
 
 def load_asf_amc(

@@ -251,3 +251,16 @@ def test_real_rigs_have_human_scale_up_axis_and_feet_on_the_floor(rel: str, rig:
     toe = np.minimum(p[:, I["LeftToe"], 2], p[:, I["RightToe"], 2])
     assert -0.04 <= np.percentile(toe, 5) <= 0.06, (rig, np.percentile(toe, 5))
     assert toe.min() > -0.08, rig
+
+
+@pytest.mark.needs_data
+def test_every_indexed_amc_finds_the_skeleton_the_index_names() -> None:
+    import csv
+
+    if not (MOCAP / "index.csv").exists():
+        pytest.skip(f"real data absent: {MOCAP}/index.csv")
+    with (MOCAP / "index.csv").open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["format"] == "amc"]
+    assert len(rows) == 373
+    for r in rows:  # e.g. cmu_16_13 is subject 16's trial 13, not subject 13's
+        assert find_asf_for(MOCAP / r["file"]) == MOCAP / r["skeleton"], r["id"]
