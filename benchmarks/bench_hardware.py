@@ -22,7 +22,8 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from anymo.sim.hardware import apply_sensor_errors, device_preset, sample_clock  # noqa: E402
+from anymo.sim.devices import device_preset  # noqa: E402
+from anymo.sim.hardware import apply_sensor_errors, sample_clock  # noqa: E402
 
 
 def main() -> int:

@@ -218,7 +218,7 @@ def simulate_walking(target: Target, n_bodies: int, seconds: float, source: str,
     region = placement_ids_for(target.placement)
     from dataclasses import replace
 
-    from anymo.sim.hardware import device_preset
+    from anymo.sim.devices import device_preset
     from anymo.sim.mounting import MountingConfig
 
     # the preset's error model at exactly the real rate (its own rate ladder lacks 120/64/50 Hz)
