@@ -18,6 +18,10 @@ import signal
 import sys
 from pathlib import Path
 
+import onnxruntime  # noqa: F401 - the device extra (with aiohttp below), imported first so a missing one is named
+
+from companion_app.server import start_server
+
 
 def _parser(prog: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
@@ -39,7 +43,6 @@ def _parser(prog: str) -> argparse.ArgumentParser:
 
 
 async def _serve(args, engine, captioner) -> int:
-    from companion_app.server import start_server
     from edge.live_service import LiveService, ServiceOptions
 
     wearables = None

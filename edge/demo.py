@@ -29,7 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
+from companion_app.server import start_server  # aiohttp: the device extra, like rich and onnxruntime below
 from edge.demo_scenario import PHASES, phase_at
+from edge.live_cli import LiveView
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
@@ -82,7 +84,6 @@ def _cpu_s() -> float:
 async def _run(args, prog: str, engine, captioner) -> dict:
     from anymo.data.datasets import default_data_dir
     from edge.demo_wearables import WearablesProcess
-    from edge.live_cli import LiveView
     from edge.live_service import LiveService, ServiceOptions
     from edge.runtime import RuntimeConfig
     from firmware_bridge.pairing import PairedDevice, PairingStore
@@ -129,8 +130,6 @@ async def _run(args, prog: str, engine, captioner) -> dict:
         service.subscribe(view.on_event)
         server = None
         if not args.headless:
-            from companion_app.server import start_server
-
             server = await start_server(service, port=args.port, lan=args.lan)
             print(f"companion app: {server.url}  (phone layout; watch layout: {server.url_watch})", flush=True)
         stop = asyncio.Event()

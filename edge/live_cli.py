@@ -22,6 +22,13 @@ import time
 from collections import deque
 from pathlib import Path
 
+import onnxruntime  # noqa: F401 - the device extra, imported first so a missing one is named before any work
+from rich.console import Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
 from edge.labels import UNCERTAIN
 
 
@@ -64,11 +71,6 @@ class LiveView:
             self._live.update(self.render())
 
     def render(self):
-        from rich.console import Group
-        from rich.panel import Panel
-        from rich.table import Table
-        from rich.text import Text
-
         lab = self.label
         if lab is None:
             head = Text(f"waiting for the first 5 s window ({self.state})", style="dim")
@@ -89,8 +91,7 @@ class LiveView:
             fmt = lambda x, spec: "-" if x is None else format(x, spec)
             dev.add_row(d["placement"], d["device_type"], "up" if d["connected"] else "down",
                         fmt(d["rate_hz"], ".1f"), fmt(d["loss_pct"], ".1f"), str(d["reconnects"]),
-                        fmt(d["clock_drift_ppm"], ".0f") + ("" if d.get("clock_drift_ci_ppm") is None
-                                                             else f"±{d['clock_drift_ci_ppm']:.0f}"))
+                        _drift(d))
         return Group(Panel(head, title="activity"), Panel(caps, title="captions"), Panel(hist, title="changes"),
                      Panel(dev, title="devices"))
 
@@ -100,14 +101,22 @@ class LiveView:
         if self.plain:
             yield self
             return
-        from rich.live import Live
-
         with Live(self.render(), refresh_per_second=4, transient=False) as live:
             self._live = live
             try:
                 yield self
             finally:
                 self._live = None
+
+
+def _drift(d: dict) -> str:
+    """The bridge's drift estimate with its ~95 % interval; while the interval is wide, only the interval."""
+    ppm, ci = d.get("clock_drift_ppm"), d.get("clock_drift_ci_ppm")
+    if ppm is None:
+        return "-"
+    if ci is None:
+        return f"{ppm:.0f}"
+    return f"settling ±{ci:.0f}" if ci > 200 else f"{ppm:.0f}±{ci:.0f}"
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
