@@ -13,8 +13,9 @@ database's own description. This module turns them into training motion:
   is captioned as a whole, in the order given - nothing is invented per segment.
 * `mirror_motion` / `mirror_text`: the left-right mirror image of a motion, with its words mirrored
   ("left" <-> "right", "clockwise" <-> "counterclockwise").
-* `MocapSource` loads clips (kept per process and on disk, `disk_cache_dir`; cleaned by the BVH/ASF readers: rest-pose lead-in dropped, flips
-  removed, 8 Hz low-pass), retargets them to any body shape, mirrors them at random and strings
+* `MocapSource` loads clips (cleaned by the BVH/ASF readers: rest-pose lead-in dropped, flips
+  removed, 8 Hz low-pass; kept per process and on disk, `disk_cache_dir`), retargets them to any
+  body shape, mirrors them at random and strings
   clips into a motion of any length (each clip one labelled segment with its own captions, heading
   and position carried over, a short crossfade between clips), with heel-strike shocks at the foot
   strikes found in the kinematics (the 8 Hz low-pass removes what the markers saw of them).
@@ -35,13 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from anymo.body.skeleton import (
-    PARENTS,
-    SEGMENT_INDEX,
-    SEGMENTS,
-    BodyShape,
-    make_skeleton,
-)
+from anymo.body.skeleton import PARENTS, SEGMENT_INDEX, SEGMENTS, BodyShape, make_skeleton
 from anymo.data.recording import STANDARD_GRAVITY_MPS2, LabelSegment
 from anymo.geometry.rotations import (
     quat_conj,
