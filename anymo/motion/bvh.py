@@ -19,10 +19,10 @@ Retargeting copies world orientations, not joint angles, so it works for any res
 Cleaning raw motion capture (the IMU simulator differentiates positions twice, so what is harmless
 on screen becomes tens of g):
 * Lead-in: many converted files start on the rig's rest pose (every cgspeed CMU file: frame 0 has
-  all-integer angles, the T-pose with a few fixed offsets) or blend from it over a few frames
-  (the DAZ-style "hip" rig). `lead_in_frames` finds the frames before the motion proper - an
-  all-integer first frame, then any step within the first `LEAD_IN_S` that is much larger than
-  the clip's typical step - and they are dropped.
+  whole-degree angles, the T-pose with a few fixed offsets; the DAZ-style "hip" rig: mostly zeros)
+  and some blend from it over a few frames. `lead_in_frames` finds the frames before the motion
+  proper - such a rest frame and the fast steps that follow it within `LEAD_IN_S`; without a rest
+  frame only a jump much larger than the clip's typical step - and they are dropped.
 * Flips: solver ambiguities in the source (a thigh that turns 180 deg about its own axis between
   two frames while the foot turns back, seen in the CMU dance and basketball clips) are steps no
   body makes: faster than `GLITCH_DEG_S`. Each such step of a segment's world orientation is
