@@ -39,8 +39,10 @@ class DemoWearable:
     sources: list[str]  # what each phase replays (a file, or "posture: ...")
 
 
-# placement -> device type (each streams ~100 Hz: anymo-imu 100, movesense 104, metamotion 100, polar-h10 100)
-DEVICES = {"right_wrist": "anymo-imu", "right_thigh": "movesense", "right_shank": "metamotion",
+# placement -> device type, each streaming ~100 Hz (anymo-imu 100, movesense 104, polar-h10 100). All three
+# protocols carry sequence numbers or sample timestamps, so every lost packet is counted exactly; the
+# count-timed ones (MetaMotion, WitMotion, Thingy:52) can only have their losses inferred from arrival times.
+DEVICES = {"right_wrist": "anymo-imu", "right_thigh": "movesense", "right_shank": "anymo-imu",
            "lower_back": "polar-h10"}
 
 
