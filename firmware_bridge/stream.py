@@ -135,6 +135,7 @@ class DeviceStream:
         self._periods: deque[float] = deque(maxlen=512)  # recent device sample periods, primary stream
         self._last_t_dev: dict[str, float] = {}
         self._recent_t_dev: dict[str, deque[float]] = {}  # per stream, for StreamBlock.rate_hz
+        self._rate_cache: dict[str, tuple[float, float | None]] = {}  # stream -> (arrival time, rate_hz)
         self._primary: str | None = None
         self._held: list[tuple[str, bytes, float]] | None = None  # notifications during the start procedure
         driver = get_driver(self.device_type)
@@ -244,6 +245,7 @@ class DeviceStream:
             self._event("clock_reset", epoch=self.clock.epoch)
             self._last_t_dev.clear()
             self._recent_t_dev.clear()
+            self._rate_cache.clear()
             self._lateness.clear()
         if self._primary is None and (s.acc_mps2 is not None or s.gyro_rads is not None):
             self._primary = s.sensor
@@ -255,15 +257,25 @@ class DeviceStream:
         if len(d):
             self._period_s[s.sensor] = min(self._period_s.get(s.sensor, np.inf), float(d.min()))
         self._last_t_dev[s.sensor] = float(t_dev[-1])
-        recent = self._recent_t_dev.setdefault(s.sensor, deque(maxlen=128))
-        recent.extend(t_dev[-128:].tolist())
-        rate_dev = estimate_rate_hz(np.fromiter(recent, np.float64, len(recent)))
         block = StreamBlock(self.address, self.device_type, self.placement, s.sensor, self.clock.to_host(t_dev),
                             t_dev, s.acc_mps2, s.gyro_rads, s.mag_uT, self.clock.epoch, t_arr,
-                            None if rate_dev is None else rate_dev / self.clock.rate)
+                            self._stream_rate_hz(s.sensor, t_dev, t_arr))
         if self.count_timed and not reset:
             self._infer_count_losses(s.sensor, len(t_dev), float(t_dev[-1]), t_arr)
         return block
+
+    def _stream_rate_hz(self, sensor: str, t_dev: np.ndarray, t_arr: float) -> float | None:
+        """The stream's rate on the host clock for `StreamBlock.rate_hz`: `estimate_rate_hz` of its last 128
+        device times through the clock's rate, re-estimated at most twice a second (off the hot path)."""
+        recent = self._recent_t_dev.setdefault(sensor, deque(maxlen=128))
+        recent.extend(t_dev[-128:].tolist())
+        cached = self._rate_cache.get(sensor)
+        if cached is not None and cached[1] is not None and t_arr - cached[0] < 0.5:
+            return cached[1]
+        rate_dev = estimate_rate_hz(np.fromiter(recent, np.float64, len(recent)))
+        rate = None if rate_dev is None else rate_dev / self.clock.rate
+        self._rate_cache[sensor] = (t_arr, rate)
+        return rate
 
     def _infer_count_losses(self, sensor: str, n: int, t_dev_last: float, t_arr: float) -> None:
         """A count-timed stream that lost k packets runs k packet-durations behind: from then on its packets
