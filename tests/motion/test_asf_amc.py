@@ -264,3 +264,24 @@ def test_every_indexed_amc_finds_the_skeleton_the_index_names() -> None:
     assert len(rows) == 373
     for r in rows:  # e.g. cmu_16_13 is subject 16's trial 13, not subject 13's
         assert find_asf_for(MOCAP / r["file"]) == MOCAP / r["skeleton"], r["id"]
+
+
+@pytest.mark.needs_data
+def test_hdm05_clips_do_what_their_class_says_with_the_side_it_names() -> None:
+    # left/right and up through the whole ASF/AMC path, checked against the words of the classes
+    def motion(name: str):
+        rep: dict = {}
+        return _load(f"hdm05/amc/{name}.amc", rep).pos_m
+
+    p = motion("hdm05_bd_elbowToKnee1RepsLelbowStart_001")
+    left_elbow_right_knee = np.linalg.norm(p[:, I["LeftForeArm"]] - p[:, I["RightLowerLeg"]], axis=1)
+    right_elbow_left_knee = np.linalg.norm(p[:, I["RightForeArm"]] - p[:, I["LeftLowerLeg"]], axis=1)
+    assert left_elbow_right_knee.min() < 0.25  # "left elbow first": the left elbow meets the right knee
+    if right_elbow_left_knee.min() < 0.25:
+        assert left_elbow_right_knee.argmin() < right_elbow_left_knee.argmin()
+    p = motion("hdm05_mm_kickLFront1Reps_019")  # the left foot kicks up, the right stays down
+    assert p[:, I["LeftFoot"], 2].max() > 0.8 and p[:, I["RightFoot"], 2].max() < 0.4
+    p = motion("hdm05_mm_grabHighR_017")  # the right hand reaches above the head, the left does not
+    assert p[:, I["RightHand"], 2].max() > p[:, I["Head"], 2].max() > p[:, I["LeftHand"], 2].max()
+    p = motion("hdm05_mm_depositFloorR_019")  # the right hand goes down near the floor
+    assert p[:, I["RightHand"], 2].min() < 0.25 and p[:, I["RightHand"], 2].min() < p[:, I["LeftHand"], 2].min()
