@@ -45,9 +45,9 @@ ARGS = {
     "caption": ["{tmp}/session.anymorec"],
 }
 
-# commands that look at their input (a recording) before they import their extra (lazily): with no
-# bundle in the tree they stop at "no such folder" first. The fix is in the command module (import the
-# extra at its top); until then these are expected to fail here.
+# commands that look at their input (a recording) before they import their extra (lazily): given none,
+# they stop at "no such file" first. The fix is in the command module (import the extra at its top);
+# until then these are expected to fail here.
 LAZY_EXTRA = {"caption"}
 
 
@@ -60,7 +60,7 @@ def _run_blocked(modules: tuple[str, ...], argv: list[str], tmp: Path) -> subpro
 
 
 @pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(reason="checks its input (bundle, recording) before importing its extra (lazy import)", strict=False))
+    pytest.param(n, marks=pytest.mark.xfail(reason="checks its recording before importing its extra (lazy import)", strict=False))
     if n in LAZY_EXTRA else n for n, c in COMMANDS.items() if c.extra])
 def test_each_command_names_its_missing_extra_in_one_line(name: str, tmp_path: Path) -> None:
     command = COMMANDS[name]
