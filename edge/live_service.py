@@ -290,17 +290,26 @@ class LiveService:
         from firmware_bridge.scan import BluetoothUnavailable
         from firmware_bridge.session import Session, SessionConfig
 
-        sensors = [Sensor(d.address, d.placement, d.device_type, d.stream_settings().rate_hz) for d in devices]
-        self.writer = SessionWriter(self.sessions_db, name=self.options.session_name,
-                                    meta={"hop_s": self.options.runtime.hop_s, "window_s": self.options.runtime.window_s,
-                                          "labels": self.vocabulary.labels},
-                                    devices=[(d.address, d.device_type, d.placement) for d in devices])
-        self.session_id = self.writer.session_id
-        self.runtime = LiveRuntime(self.engine, sensors, self.vocabulary, captioner=self.captioner, store=self.writer,
-                                   config=self.options.runtime, label_cache=self.label_cache)
-        self.runtime.subscribe(self._on_runtime_event)
+        try:
+            sensors = [Sensor(d.address, d.placement, d.device_type, d.stream_settings().rate_hz) for d in devices]
+            self.writer = SessionWriter(self.sessions_db, name=self.options.session_name,
+                                        meta={"hop_s": self.options.runtime.hop_s, "window_s": self.options.runtime.window_s,
+                                              "labels": self.vocabulary.labels},
+                                        devices=[(d.address, d.device_type, d.placement) for d in devices])
+            self.session_id = self.writer.session_id
+            self.runtime = LiveRuntime(self.engine, sensors, self.vocabulary, captioner=self.captioner,
+                                       store=self.writer, config=self.options.runtime, label_cache=self.label_cache)
+            self.runtime.subscribe(self._on_runtime_event)
+            self._session = Session(devices, on_samples=self._on_samples,
+                                    config=SessionConfig(adapter=self.options.adapter))
+        except Exception as exc:  # noqa: BLE001 - the session database, a device entry: say so, keep the app up
+            log.exception("cannot start streaming")
+            if self.writer is not None and not self.writer.closed:
+                self.writer.close()
+            self.state, self.error, self._session = "error", f"cannot start streaming: {exc}", None
+            self._emit({"type": "session", "state": self.state, "error": self.error})
+            return
         self.timeline = []
-        self._session = Session(devices, on_samples=self._on_samples, config=SessionConfig(adapter=self.options.adapter))
         self.state, self.error = "streaming", None
         self._emit({"type": "session", "state": "streaming", "session_id": self.session_id,
                     "devices": [d.to_json() for d in devices]})
@@ -310,7 +319,7 @@ class LiveService:
             self.state = "stopped"
         except BluetoothUnavailable as exc:
             self.state, self.error = "error", str(exc)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - report, keep the app alive
             log.exception("streaming failed")
             self.state, self.error = "error", f"{type(exc).__name__}: {exc}"
         finally:

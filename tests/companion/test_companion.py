@@ -114,6 +114,7 @@ def _shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(Exception):
         page.wait_for_function("() => !document.querySelector('#toast')?.classList.contains('show')", timeout=5000)
+    page.wait_for_timeout(400)  # the toast's fade-out
     page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
