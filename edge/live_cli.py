@@ -210,7 +210,8 @@ async def _replay(args, engine, captioner, view: LiveView) -> int:
         if t_end is not None and time.monotonic() > t_end:
             break
     if last_s is not None:
-        runtime.poll(now=last_s + runtime.config.cut_wait_s)  # the windows the recording's end completes
+        # the windows the recording's end completes (its last sample stands for one sample period more)
+        runtime.poll(now=last_s + runtime.config.cut_wait_s + 0.05)
     runtime.close(wait_caption_s=5.0)
     writer.close(meta={"summary": runtime.summary()})
     print(f"session {writer.session_id}: {runtime.labels_emitted} labels, {runtime.captions_emitted} captions", file=sys.stderr)

@@ -62,3 +62,34 @@ def test_labels_from_the_exported_engine_score_the_bundle_vocabulary_and_a_new_l
     _feed(rt, clock, 1.0, t0 + 8.0, sensors)
     assert "physio: shoulder abduction with a band" in events[-1].scores
     assert rt.summary()["inference_p50_ms"] < 200
+
+
+def test_anymo_live_replays_a_bridge_recording_into_labels_and_a_stored_session(engine, tmp_path, capsys, monkeypatch):
+    from edge.live_cli import main
+    from edge.session_store import SessionReader
+    from firmware_bridge.record import DeviceMeta, RecordingWriter
+
+    monkeypatch.setenv("ANYMO_CONFIG_DIR", str(tmp_path / "config"))
+    rec = tmp_path / "walk.anymorec"
+    devices = [DeviceMeta("AA:00:00:00:00:01", "anymo-imu", "right_wrist", ""),
+               DeviceMeta("AA:00:00:00:00:02", "polar-h10", "lower_back", "")]
+    w = RecordingWriter(rec, devices, fsync=False)
+    t0 = 1.8e9
+    for k in range(0, 1000, 10):  # 10 s at 100 Hz, in blocks of 10
+        t = t0 + (k + np.arange(10)) / 100.0
+        ph = 2 * np.pi * 1.8 * (t - t0)
+        acc = np.stack([0.2 * G * np.sin(ph), 0 * ph, G + 0.3 * G * np.sin(2 * ph)], axis=1)
+        w.add_samples("AA:00:00:00:00:01", "imu", 0, t, t - 5.0, acc, np.stack([np.sin(ph)] * 3, axis=1), None)
+        w.add_samples("AA:00:00:00:00:02", "acc", 0, t, t - 7.0, acc, None, None)
+    w.close()
+    db = tmp_path / "s.sqlite"
+    assert main(["--replay", str(rec), "--speed", "0", "--plain", "--no-captions", "--db", str(db),
+                 "--bundle", str(engine.bundle.dir)]) == 0
+    out = capsys.readouterr()
+    lines = [ln for ln in out.out.splitlines() if "sensors," in ln]
+    assert len(lines) == 6  # windows ending at 5 ... 10 s of the recording
+    assert all("2 sensors" in ln for ln in lines)
+    with SessionReader(db) as r:
+        s = r.sessions()[0]
+        assert s.n_labels == 6 and s.n_samples == 2000 and s.ended_at_s is not None
+        assert [d["placement"] for d in s.devices] == ["right_wrist", "lower_back"]
