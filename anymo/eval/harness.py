@@ -16,17 +16,19 @@ Per dataset (labels are given to the model as their plain-language text):
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 from anymo.data.datasets import DATASETS, load_dataset
+from anymo.data.recording import Recording
 from anymo.data.user_import import load_user_folder
 from anymo.eval.metrics import caption_metrics, chance_retrieval, classification_metrics, retrieval_metrics
 from anymo.eval.protocol import MotionTextModel, can_caption
 from anymo.eval.supervised import cross_validated_scores
 from anymo.preprocess.model_input import ModelInput
-from anymo.preprocess.windows import WindowConfig, WindowStats, make_windows
+from anymo.preprocess.windows import WindowConfig, WindowStats, make_windows, sessions
 
 USER_DATASET = "user"  # the user's own recordings folder (recordings.csv), evaluated as one dataset
 POOLED_VOCABULARY: list[str] = sorted({lab for d in DATASETS.values() for lab in d.labels})
@@ -130,7 +132,20 @@ def evaluate(
         recs = load_user_folder(data_dir) if name == USER_DATASET else load_dataset(name, data_dir)
         w = make_windows(recs, config)
         out["datasets"][name] = evaluate_windows(model, w, seed, with_bertscore)
+        out["datasets"][name]["dropped_short_per_label"] = dropped_per_label(recs, w)
     return out
+
+
+def dropped_per_label(recordings: list[Recording], windows: ModelInput) -> dict[str, int]:
+    """Recordings (sessions) that gave no window, counted by their label ("(unlabelled)" without one): a
+    drop that hits some classes more than others changes what the scores mean."""
+    kept = set(windows.meta.recording.tolist())
+    out: Counter[str] = Counter()
+    for group in sessions(recordings):
+        if group[0] not in kept:
+            labels = recordings[group[0]].labels
+            out[labels[0].activity if labels else "(unlabelled)"] += len(group)
+    return dict(sorted(out.items()))
 
 
 def is_user_folder(data_dir: str | Path | None) -> bool:

@@ -63,6 +63,7 @@ def test_short_recordings_are_counted_and_the_protocol_is_named(tmp_path: Path, 
     table = capsys.readouterr().out
     user = json.loads(out.read_text())["datasets"]["user"]
     assert user["recordings_dropped_short"] == 1 and user["padded_windows"] == 1
+    assert user["dropped_short_per_label"] == {"brushing teeth": 1}
     assert user["cv_protocol"] == "5-fold by recording"
     line = next(ln for ln in table.splitlines() if ln.startswith("user"))
     assert line.split()[2:4] == ["1", "1"] and line.split()[-1] == "5f-rec"
