@@ -71,6 +71,17 @@ function renderTimeline(el, listEl, tl, spanEl) {
   if (spanEl) spanEl.textContent = `${Math.round(span)} s`;
 }
 
+function renderIdle(snap) {
+  // nothing streaming and nothing labelled yet: say why, and where to start
+  if (state.label) return;
+  const none = !snap.devices.length;
+  $("#label").textContent = snap.state === "streaming" ? "waiting for the first window…" : none ? "no wearable yet" : "not streaming";
+  $("#herometa").innerHTML = none ? `Pair a wearable on the <a href="#devices" id="go-devices">Devices</a> page: labels appear 5 s after it streams.`
+    : snap.error ? esc(snap.error) : "Labels appear 5 s after the wearables stream.";
+  const go = $("#go-devices");
+  if (go) go.addEventListener("click", (e) => { e.preventDefault(); showTab("devices"); });
+}
+
 // live plot: |acc| per sensor, last 10 s at 25 Hz
 const PLOT_N = 250;
 function addSignal(series) {
@@ -273,6 +284,7 @@ function connect() {
         state.label = ev.label; state.captions = ev.captions.slice().reverse(); state.timeline = ev.timeline;
         state.devices = ev.devices; state.labels = ev.labels; state.scores = (ev.label && ev.label.scores) || {};
         renderLabel(); renderCaptions(); renderTimeline($("#timeline"), $("#changes"), state.timeline, $("#tl-span"));
+        renderIdle(ev);
         renderDevices(); renderLabels();
         setStatus(ev.state === "streaming" ? "live" : ev.error ? "error" : "idle", ev.state === "streaming" ? "live" : ev.error ? "error" : "idle");
         break;
@@ -286,6 +298,7 @@ function connect() {
       case "devices": state.devices = ev.devices; renderDevices(); break;
       case "labels": state.labels = ev; renderLabels(); break;
       case "session":
+        if (ev.state === "streaming" && !state.label) { $("#label").textContent = "waiting for the first window…"; $("#herometa").textContent = "Labels appear 5 s after the wearables stream."; }
         if (ev.state === "streaming") { state.timeline = []; state.series = {}; state.snapshot && (state.snapshot.session_id = ev.session_id); }
         setStatus(ev.state === "streaming" ? "live" : ev.error ? "error" : "idle", ev.state === "streaming" ? "live" : ev.error ? "error" : "idle");
         if (ev.error) toast(ev.error, true);
