@@ -161,7 +161,9 @@ def sample_batch(data: SimWindows, texts: TextTable, labels: list[str], cfg: Tra
     order = np.argsort(rng.random((cfg.batch, s)), axis=1)
     # one sensor count per view and batch (no padded slots to compute), biased toward the few-sensor
     # setups people wear; padding is exact anyway (masked keys get zero attention)
-    ka = int(rng.choice(np.arange(1, cfg.max_visible + 1), p=_few_biased(cfg.max_visible)))
+    if s < 2:
+        raise ValueError(f"training needs at least 2 sensors per simulated window for two disjoint views, got {s}; simulate with --sensors-per-window 8 or more")
+    ka = min(int(rng.choice(np.arange(1, cfg.max_visible + 1), p=_few_biased(cfg.max_visible))), s - 1)
     kb = min(int(rng.choice(np.arange(1, cfg.max_view_sensors + 1), p=_few_biased(cfg.max_view_sensors))), s - ka)
     slots_a, slots_b = order[:, :ka], order[:, ka : ka + kb]
     ja, jb = np.ones((cfg.batch, ka), bool), np.ones((cfg.batch, kb), bool)
