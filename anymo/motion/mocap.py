@@ -48,6 +48,7 @@ from anymo.geometry.rotations import (
 )
 from anymo.motion._resample import spline_positions, spline_quats, uniform_times_s
 from anymo.motion.base import BodyMotion
+from anymo.motion.procedural.captions import GENDERED
 from anymo.motion.procedural.impacts import Impacts, add_impacts
 
 MOCAP_FOLDER = "mocap"
@@ -343,12 +344,18 @@ def mocap_predicates(text: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def mocap_captions(text: str) -> list[str]:
+def mocap_captions(text: str, sex: str = "neutral") -> list[str]:
     """Full-sentence captions of a clip's description, each phrasing with a different subject
-    ("A person walks and veers left.", "Someone walks forward, then curves to the left.", ...)."""
+    ("A person walks and veers left.", "Someone walks forward, then curves to the left.", ...); for a
+    body of ``sex`` "female" / "male" the last phrasing says "A woman" / "A man", as the procedural
+    captions do (the simulated body, retargeted, is that person)."""
+    preds = mocap_predicates(text)
     out = []
-    for k, pred in enumerate(mocap_predicates(text)):
-        sent = f"{_SUBJECTS[k % len(_SUBJECTS)]} {pred}."
+    for k, pred in enumerate(preds):
+        subject = _SUBJECTS[k % len(_SUBJECTS)]
+        if sex in GENDERED and k == len(preds) - 1 and k > 0:
+            subject = GENDERED[sex][0]
+        sent = f"{subject} {pred}."
         out.append(sent[0].upper() + sent[1:])
     return out
 
@@ -666,7 +673,7 @@ class MocapSource:
             t = uniform_times_s(float(key_t[-1]), rate_hz)
             local = spline_quats(key_t, local, t)
             root = spline_positions(key_t, root, t)
-            caps = tuple(mocap_captions(clip.text))
+            caps = tuple(mocap_captions(clip.text, skeleton.shape.sex))
             texts.append((mirror_text(clip.text) if mirror else clip.text, tuple(mirror_text(x) for x in caps) if mirror else caps))
             if out_l is None:
                 out_l, out_r = local, root

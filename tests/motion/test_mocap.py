@@ -166,9 +166,9 @@ def test_a_sequence_of_clips_covers_the_duration_with_labels_of_its_clips() -> N
     for seg, ident in zip(m.labels, ids):
         clip = by_id[ident.split("~")[0]]
         assert mocap_split(clip) == "heldout"
-        caps = mocap_captions(clip.text)
+        caps = mocap_captions(clip.text, "female")  # the body is a woman's: one phrasing says so
         want = [mirror_text(c) for c in caps] if ident.endswith("~mirrored") else caps
-        assert list(seg.captions) == want
+        assert list(seg.captions) == want and want[-1].startswith("A woman ")
     # the body is on its feet and the clips join without jumps: no segment over 30 m/s between frames
     v = np.linalg.norm(np.diff(m.pos_m, axis=0), axis=-1) * m.rate_hz
     assert v.max() < 30.0
@@ -191,7 +191,10 @@ def test_anymo_simulate_writes_mocap_windows_with_their_captions(tmp_path: Path)
     assert manifest["sources"]["mocap"]["split"] == "train"
     per = manifest["counts"]["per_source"]
     assert per.get("mocap", 0) > 0 and per.get("procedural", 0) > 0
-    known = {x for c in read_mocap_index(DATA) for cap in mocap_captions(c.text) for x in (cap, mirror_text(cap))}
+    known = {
+        x for c in read_mocap_index(DATA) for sex in ("neutral", "female", "male")
+        for cap in mocap_captions(c.text, sex) for x in (cap, mirror_text(cap))
+    }
     n = 0
     for shard in sorted(out.glob("shard-*.npz")):
         d = np.load(shard)
