@@ -271,7 +271,7 @@ def test_cleaned_clips_are_kept_on_disk_and_recomputed_when_the_file_changes(tmp
 def test_anymo_simulate_without_the_mocap_folder_says_how_to_give_it(tmp_path: Path, capsys) -> None:
     from anymo.sim.cli import main
 
-    rc = main(["--hours", "0.01", "--out", str(tmp_path / "out"), "--sources", "procedural,mocap", "--data", str(tmp_path / "none")])
+    rc = main(["--hours", "0.01", "--out", str(tmp_path / "out"), "--sources", "procedural,mocap", "--data", str(tmp_path / "none"), "--seed", "0"])
     err = capsys.readouterr().err
     assert rc == 2 and "mocap: no motion capture index" in err and "--source-dir mocap=DIR" in err
     assert not (tmp_path / "out").exists()
