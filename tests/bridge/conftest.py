@@ -8,13 +8,13 @@ with a message when it is missing (install the Debian package ``dbus``).
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from anymo.data.datasets import default_data_dir
 from firmware_bridge.bluez_fake import find_dbus_daemon
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -22,8 +22,7 @@ NO_DBUS = "dbus-daemon is not installed (apt-get install dbus, as scripts/setup.
 
 
 def data_dir() -> Path:
-    env = os.environ.get("ANYMO_DATA")
-    return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+    return default_data_dir()  # the one data-folder rule (tests/conftest.py)
 
 
 @pytest.fixture

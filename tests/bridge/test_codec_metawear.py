@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from anymo.data.datasets import default_data_dir  # the one data-folder rule (tests/conftest.py)
 from firmware_bridge.devices import DRIVERS, PERIPHERALS, get_driver
 from firmware_bridge.devices import metawear as mw
 from firmware_bridge.devices.base import ImuSamples, StreamSettings
@@ -17,7 +17,7 @@ from firmware_bridge.devices.common import DEG2RAD, G0_MPS2
 from firmware_bridge.devices.loopback import LoopbackGattClient
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = Path(os.environ.get("ANYMO_DATA", ROOT.parent / "shared" / "data"))
+DATA = default_data_dir()
 VECTORS = DATA / "ble_vectors" / "metawear.json"
 
 

@@ -3,7 +3,6 @@ retargeted CMU and HDM05 clips (scale, up axis, feet on the floor)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 
 from anymo.body.skeleton import SEGMENT_INDEX as I
 from anymo.body.skeleton import BodyShape
+from anymo.data.datasets import default_data_dir  # the one data-folder rule (tests/conftest.py)
 from anymo.geometry.rotations import quat_rotate
 from anymo.motion.asf_amc import (
     asf_amc_clip,
@@ -22,7 +22,7 @@ from anymo.motion.asf_amc import (
 from anymo.motion.files import load_motion_file, load_motions
 
 REPO = Path(__file__).resolve().parents[2]
-MOCAP = Path(os.environ.get("ANYMO_DATA", REPO.parent / "shared" / "data")) / "mocap"
+MOCAP = default_data_dir() / "mocap"
 
 # A root with two legs and one arm bone: y up, the body facing +z, +x its left (as CMU).
 _ASF = """# hand-made

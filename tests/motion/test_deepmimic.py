@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +10,11 @@ import pytest
 
 from anymo.body.skeleton import SEGMENT_INDEX as I
 from anymo.body.skeleton import BodyShape
+from anymo.data.datasets import default_data_dir  # the one data-folder rule (tests/conftest.py)
 from anymo.motion.deepmimic import DEEPMIMIC_CLIPS, deepmimic_activity, load_deepmimic, load_deepmimic_dir
 
 REPO = Path(__file__).resolve().parents[2]
-DM_DIR = Path(os.environ.get("ANYMO_DATA", REPO.parent / "shared" / "data")) / "deepmimic_motions"
+DM_DIR = default_data_dir() / "deepmimic_motions"
 
 pytestmark = pytest.mark.needs_data
 

@@ -3,7 +3,6 @@ cleaned CMU clips give through the simulator (acceleration levels, cadence)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,13 +10,14 @@ import pytest
 
 from anymo.body.named_placements import canonical_placement
 from anymo.body.skeleton import BodyShape
+from anymo.data.datasets import default_data_dir  # the one data-folder rule (tests/conftest.py)
 from anymo.geometry.rotations import quat_from_axis_angle, quat_mul
 from anymo.motion.bvh import GLITCH_DEG_S, lead_in_frames, parse_bvh, remove_flips
 from anymo.motion.files import load_motion_file
 from anymo.sim.simulate import SimConfig, simulate_imu
 
 REPO = Path(__file__).resolve().parents[2]
-DATA = Path(os.environ.get("ANYMO_DATA", REPO.parent / "shared" / "data"))
+DATA = default_data_dir()
 MOCAP = DATA / "mocap"
 
 
