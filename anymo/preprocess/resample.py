@@ -3,10 +3,9 @@
 A windowed-sinc interpolator (Kaiser window) evaluated at the output instants: each output sample is
 a weighted sum of the input samples within ``zero_crossings`` lobes of the low-pass kernel. When the
 ratio of the rates is a fraction with a small denominator (52 -> 60 Hz is 15/13) the output instants
-fall on a few phases only: the weights are computed once per phase and applied as strided slices
-(polyphase), the same numbers as the general path to rounding, many times faster on wide inputs
-(the simulator resamples 23 sensors x 6 channels at once). The
-cut-off is ``rolloff * min(rate_in, rate_out) / 2``, so downsampling (e.g. 1 kHz -> 60 Hz) removes what
+fall on a few phases only: the weights are computed once per phase and applied as block matrix
+products (polyphase), the same numbers as the general path to rounding (~1e-12), several times faster
+on wide inputs (the simulator resamples 23 sensors x 6 channels at once). The cut-off is ``rolloff * min(rate_in, rate_out) / 2``, so downsampling (e.g. 1 kHz -> 60 Hz) removes what
 would alias and upsampling (10 Hz -> 60 Hz) interpolates band-limited. Rows of weights are
 normalised to sum to 1, so a constant (gravity) passes exactly, at the edges too (the stream is
 extended with its edge values there).

@@ -148,3 +148,20 @@ def test_sensors_recorded_together_share_windows_one_slot_each() -> None:
     assert w.placement_id[0].tolist() == [placement_id_of("right_ankle"), placement_id_of("lower_back")]
     assert w.sensor_mask[n_a:].tolist() == [[True, False]] * len(alone[2])  # the lone recording: one slot
     assert w.meta.recording.tolist() == [0] * n_a + [2] * len(alone[2]) and w.stats.n_recordings == 3
+
+
+@pytest.mark.parametrize(("rate_in", "channels"), [(52.0, 138), (50.0, 6), (100.0, 3), (128.0, 3), (10.0, 2), (60.0 * 7 / 5, 1)])
+def test_polyphase_path_gives_the_general_paths_numbers(rate_in: float, channels: int, monkeypatch) -> None:
+    """Rational rate ratios take the polyphase path; forcing the general path (MAX_PHASES = 1 leaves only
+    integer ratios to polyphase) gives the same output to 1e-10, edges included; and an output grid
+    shifted by k samples (t0_s, the live windows' grid) is the same output from sample k on."""
+    import importlib
+
+    rs = importlib.import_module("anymo.preprocess.resample")
+    x = np.random.default_rng(3).standard_normal((int(rate_in * 20), channels)) + 9.81
+    fast = resample(x, rate_in, 60.0, n_out=1300)
+    monkeypatch.setattr(rs, "MAX_PHASES", 1)
+    slow = resample(x, rate_in, 60.0, n_out=1300)
+    np.testing.assert_allclose(fast, slow, atol=1e-10, rtol=0)
+    shifted = resample(x, rate_in, 60.0, n_out=1000, t0_s=37 / 60.0)
+    np.testing.assert_allclose(shifted, fast[37:1037], atol=1e-10, rtol=0)
