@@ -155,6 +155,7 @@ def _main(args: argparse.Namespace, argv: list[str], prog: str, stack: contextli
             get_source(name, SourceOptions(cfg.data_dir, cfg.source_dirs))  # SourceUnavailable: before --out is made
         if args.dask is not None:
             runner = stack.enter_context(_dask_runner(args.dask))  # ClusterError (a ValueError): before --out is made
+            runner.check(cfg)
         prepare_out_dir(args.out, args.overwrite)
     except OutputFolderError as exc:
         hint = " or pass --overwrite to replace the dataset there" if exc.needs_overwrite else ""

@@ -5,8 +5,8 @@
 starts a `LocalCluster` of N worker processes (one thread each) on this machine for the run.
 `DaskUnits.run_units` yields the same `UnitResult` s in the same order as `anymo.sim.pool.run_units`:
 every unit is deterministic for ``(cfg, unit_id)``, so the shards are byte-identical to a one-process run
-when the workers run the same code and numeric libraries (checked before the first unit, see
-`code_fingerprint`) on the same kind of CPU.
+when the workers run the same anymo code, Python, numpy and scipy with the same motion source data on the
+same CPU architecture (`DaskUnits.check`, before the first unit).
 
 Needs the ``cluster`` extra (``pip install 'anymo-edge[cluster]'``); this is the only module importing dask.
 """
@@ -14,6 +14,7 @@ Needs the ``cluster`` extra (``pip install 'anymo-edge[cluster]'``); this is the
 from __future__ import annotations
 
 import hashlib
+import logging
 import platform
 import sys
 import uuid
@@ -51,29 +52,52 @@ def parse_spec(spec: str) -> tuple[str | None, int | None]:
     return spec, None
 
 
-def code_fingerprint() -> str:
-    """sha256 over the anymo package's Python sources and the Python, numpy and scipy versions and CPU
-    architecture: two processes with equal fingerprints simulate equal units."""
+def runtime_versions() -> str:
+    """Python, numpy and scipy versions and the CPU architecture: what else (besides anymo's code) decides the bytes
+    a unit gives."""
     import numpy
     import scipy
 
+    return f"Python {sys.version.split()[0]}, numpy {numpy.__version__}, scipy {scipy.__version__}, {platform.machine()}"
+
+
+def _anymo_root() -> Path:
     import anymo
 
-    root = Path(anymo.__file__).resolve().parent
-    h = hashlib.sha256(f"{sys.version}|{numpy.__version__}|{scipy.__version__}|{platform.machine()}|".encode())
-    for path in sorted(root.rglob("*.py")):
-        h.update(path.relative_to(root).as_posix().encode() + b"\0")
-        h.update(path.read_bytes())
-    return h.hexdigest()
+    return Path(anymo.__file__).resolve().parent
 
 
-def _source_manifests(cfg: DatasetConfig) -> dict | str:
-    """On a worker: what each of ``cfg``'s motion sources reports there (`MotionSource.manifest`: e.g. the clips
-    it draws from), or why one cannot run there."""
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def loaded_code_digests() -> dict[str, str]:
+    """sha256 of the source file of every anymo module this process has imported, by path in the package."""
+    root, out = _anymo_root(), {}
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if (name == "anymo" or name.startswith("anymo.")) and path:
+            path = Path(path).resolve()
+            if path.is_relative_to(root):
+                out[path.relative_to(root).as_posix()] = _file_digest(path)
+    return out
+
+
+def _worker_state(cfg: DatasetConfig) -> dict:
+    """On a worker, once ``cfg``'s motion sources are set up there: its `runtime_versions`, the anymo code it has
+    loaded (`loaded_code_digests`) and what each source reports (`MotionSource.manifest`: e.g. the clips it draws
+    from), or why a source cannot run there."""
     try:
-        return {name: get_source(name, source_options(cfg)).manifest() for name in cfg.sources}
+        sources: dict | str = {name: get_source(name, source_options(cfg)).manifest() for name in cfg.sources}
     except SourceUnavailable as exc:
-        return str(exc)
+        sources = str(exc)
+    return {"runtime": runtime_versions(), "code": loaded_code_digests(), "sources": sources}
+
+
+def differing_code(code: dict[str, str]) -> list[str]:
+    """Files of ``code`` (path in the package -> sha256) that differ from, or are missing in, this process's anymo."""
+    root = _anymo_root()
+    return sorted(rel for rel, digest in code.items() if not (root / rel).is_file() or _file_digest(root / rel) != digest)
 
 
 class DaskUnits:
@@ -85,6 +109,10 @@ class DaskUnits:
         self.spec = spec
         address, n_local = parse_spec(spec)
         self._cluster: LocalCluster | None = None
+        # dask's config sets its loggers to INFO: dozens of lines per run; only its warnings belong on our stderr
+        self._dask_log = logging.getLogger("distributed")
+        self._dask_log_level = self._dask_log.level
+        self._dask_log.setLevel(logging.WARNING)
         try:
             if n_local is not None:
                 self._cluster = LocalCluster(n_workers=n_local, threads_per_worker=1, processes=True, dashboard_address=None)
@@ -103,7 +131,7 @@ class DaskUnits:
             self.close()
             raise ClusterError(f"the Dask scheduler at {address} has no workers after {connect_timeout_s:g} s; "
                                f"start some with `dask worker {address}`") from None
-        self._check_code()
+        self._checked: DatasetConfig | None = None
 
     def __enter__(self) -> DaskUnits:
         return self
@@ -112,12 +140,17 @@ class DaskUnits:
         self.close()
 
     def close(self) -> None:
-        client = getattr(self, "client", None)
-        if client is not None:
-            client.close()
-        if self._cluster is not None:
-            self._cluster.close()
-            self._cluster = None
+        # a local cluster's shutdown warns when a busy machine is slow to end its worker processes (they are killed then)
+        self._dask_log.setLevel(logging.ERROR)
+        try:
+            client = getattr(self, "client", None)
+            if client is not None:
+                client.close()
+            if self._cluster is not None:
+                self._cluster.close()
+                self._cluster = None
+        finally:
+            self._dask_log.setLevel(self._dask_log_level)
 
     @property
     def n_workers(self) -> int:
@@ -132,30 +165,34 @@ class DaskUnits:
         return {"backend": "dask", "scheduler": "local" if self._cluster is not None else self.address,
                 "workers": self.n_workers, "threads": self.n_threads}
 
-    def _check_code(self) -> None:
-        """ClusterError when a worker runs other anymo code or numeric libraries than this process."""
-        mine = code_fingerprint()
+    def check(self, cfg: DatasetConfig) -> None:
+        """ClusterError when a worker would simulate ``cfg`` differently from this process: other anymo code,
+        Python/numpy/scipy or CPU architecture, other motion source data, or a source it cannot run."""
+        mine = {"runtime": runtime_versions(), "sources": {n: get_source(n, source_options(cfg)).manifest() for n in cfg.sources}}
         try:
-            theirs = self.client.run(code_fingerprint)
-        except ImportError as exc:
+            states = self.client.run(_worker_state, cfg)
+        except ImportError as exc:  # the worker cannot unpickle a function of anymo.sim.dask_pool
             raise ClusterError(f"the Dask workers cannot import anymo ({exc}); install the same anymo-edge on them") from None
-        other = sorted(w for w, fp in theirs.items() if fp != mine)
-        if other:
-            raise ClusterError(
-                f"Dask worker {other[0]} (and {len(other) - 1} more) runs other anymo code, Python, numpy or scipy than "
-                "this process, so its units would differ; install the same anymo-edge and libraries on every worker"
-            )
+        for worker, theirs in sorted(states.items()):
+            if theirs["runtime"] != mine["runtime"]:
+                raise ClusterError(f"Dask worker {worker} runs {theirs['runtime']}, this process {mine['runtime']}: its units "
+                                   "would differ; install the same versions on every worker")
+            if isinstance(theirs["sources"], str):
+                raise ClusterError(f"Dask worker {worker} cannot run the motion sources: {theirs['sources']} "
+                                   "(the workers read the data folders at the same paths as this process)")
+            if theirs["sources"] != mine["sources"]:
+                raise ClusterError(f"Dask worker {worker} sees other motion source data than this process ({theirs['sources']} "
+                                   f"vs {mine['sources']}); give every worker the same data folders at the same paths")
+            other = differing_code(theirs["code"])
+            if other:
+                raise ClusterError(f"Dask worker {worker} runs other anymo code than this process ({', '.join(other[:3])}"
+                                   f"{', ...' if len(other) > 3 else ''} differ); install the same anymo-edge on every worker")
+        self._checked = cfg
 
     def run_units(self, cfg: DatasetConfig) -> Iterator[UnitResult]:
         """Unit results of ``cfg`` in unit order, computed on the cluster's workers."""
-        mine = _source_manifests(cfg)
-        for worker, theirs in sorted(self.client.run(_source_manifests, cfg).items()):
-            if isinstance(theirs, str):
-                raise ClusterError(f"Dask worker {worker} cannot run the motion sources: {theirs} "
-                                   "(the workers read the data folders at the same paths as this process)")
-            if theirs != mine:
-                raise ClusterError(f"Dask worker {worker} sees other motion source data than this process ({theirs} vs "
-                                   f"{mine}); give every worker the same data folders at the same paths")
+        if self._checked != cfg:
+            self.check(cfg)
         run_id = uuid.uuid4().hex[:12]
         ahead = max(2, UNITS_AHEAD_PER_THREAD * self.n_threads)
         pending: deque = deque()

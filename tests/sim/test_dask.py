@@ -16,7 +16,7 @@ from dask.distributed import get_task_stream  # noqa: E402
 
 from anymo.sim.cli import main as simulate_main  # noqa: E402
 from anymo.sim.config import DatasetConfig  # noqa: E402
-from anymo.sim.dask_pool import ClusterError, DaskUnits, parse_spec  # noqa: E402
+from anymo.sim.dask_pool import ClusterError, DaskUnits, _worker_state, differing_code, parse_spec  # noqa: E402
 from anymo.sim.dataset import generate_dataset  # noqa: E402
 from anymo.sim.shards import load_shards  # noqa: E402
 
@@ -62,6 +62,17 @@ def test_cli_dask_address_gives_the_single_process_shards(cluster, single, tmp_p
     m = load_shards(tmp_path / "cli").manifest
     assert m["cluster"]["scheduler"] == cluster.address and m["workers"] == 2
     assert [s["digest"] for s in m["shards"]] == [s["digest"] for s in m1["shards"]]
+
+
+def test_workers_report_the_code_they_run(cluster) -> None:
+    """The check before the first unit: each worker's loaded simulator code matches this checkout; a changed file
+    would be named."""
+    cluster.check(CFG)
+    for state in cluster.client.run(_worker_state, CFG).values():
+        assert {"sim/unit.py", "sim/simulate.py", "sim/imu.py", "motion/procedural/__init__.py"} <= set(state["code"])
+        assert differing_code(state["code"]) == []
+        assert differing_code({**state["code"], "sim/imu.py": "0" * 64}) == ["sim/imu.py"]
+        assert state["sources"] == {"procedural": {}}
 
 
 @pytest.mark.parametrize("spec, message", [
