@@ -66,6 +66,17 @@ def _llama_cpp():
     return llama_cpp
 
 
+_LOG_CALLBACK = None
+
+
+def _quiet_llama_logs(lc) -> None:
+    """Silence llama.cpp's stderr logging (model metadata, graph sizes) once per process."""
+    global _LOG_CALLBACK
+    if _LOG_CALLBACK is None:
+        _LOG_CALLBACK = lc.llama_log_callback(lambda level, text, user_data: None)  # keep a reference: C holds it
+        lc.llama_log_set(_LOG_CALLBACK, ctypes.c_void_p(0))
+
+
 def motion_embeddings(projector: np.ndarray, token_ids: np.ndarray) -> np.ndarray:
     """[N, D] float32: for each token step the sum over codebooks c of ``projector[c, token_ids[c, n]]``."""
     ids = np.asarray(token_ids)
@@ -87,6 +98,10 @@ class CaptionTiming:
     prefill_s: float = 0.0
     decode_s: float = 0.0
     total_s: float = 0.0
+    # process CPU time (all threads) of the same parts: on a loaded machine wall time measures the neighbours,
+    # CPU time at 1 thread is what the caption costs on an idle core
+    prefill_cpu_s: float = 0.0
+    decode_cpu_s: float = 0.0
 
 
 class LlamaRunner:
@@ -96,42 +111,70 @@ class LlamaRunner:
                  lora_scale: float = 1.0) -> None:
         lc = _llama_cpp()
         self.lc = lc
-        self.llm = lc.Llama(model_path=str(model_path), n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=n_ctx, n_threads=threads,
-                            n_threads_batch=threads, logits_all=False, verbose=False)
-        self.ctx = self.llm._ctx.ctx
+        _quiet_llama_logs(lc)
+        lc.llama_backend_init()
+        mp = lc.llama_model_default_params()
+        # No extra (repacked / AMX) weight buffers: the AMX int8 matmul of this llama.cpp crashes in VMs that
+        # advertise AMX (seen here: SIGSEGV in ggml_backend_amx_mul_mat), and Q4_1 has no repacked layout anyway.
+        mp.use_extra_bufts = False
+        self.model = lc.llama_model_load_from_file(str(model_path).encode(), mp)
+        if not self.model:
+            raise CaptionerError(f"llama.cpp could not load {model_path}: reinstall `{BASE_PACKAGE}`")
+        cp = lc.llama_context_default_params()
+        cp.n_ctx, cp.n_batch, cp.n_ubatch = n_ctx, n_ctx, n_ctx
+        cp.n_threads, cp.n_threads_batch = threads, threads
+        self.ctx = lc.llama_init_from_model(self.model, cp)
+        if not self.ctx:
+            raise CaptionerError("llama.cpp could not create a context for the captioner")
+        self.vocab = lc.llama_model_get_vocab(self.model)
         self.n_ctx = n_ctx
-        self.n_vocab = int(self.llm.n_vocab())
-        self.n_embd = int(self.llm.n_embd())
+        self.n_vocab = int(lc.llama_vocab_n_tokens(self.vocab))
+        self.n_embd = int(lc.llama_model_n_embd(self.model))
         self._tok_batch = lc.llama_batch_init(n_ctx, 0, 1)
         self._emb_batch = lc.llama_batch_init(n_ctx, self.n_embd, 1)
         self._prefix: list[int] = []
         self._adapter = None
         if lora_path is not None:
-            self._adapter = lc.llama_adapter_lora_init(self.llm._model.model, str(lora_path).encode())
+            self._adapter = lc.llama_adapter_lora_init(self.model, str(lora_path).encode())
             if not self._adapter:
                 raise CaptionerError(f"{lora_path}: llama.cpp could not load the LoRA adapter (not a GGUF LoRA of this base model)")
             lc.llama_set_adapter_lora(self.ctx, self._adapter, lora_scale)
 
     def close(self) -> None:
+        lc = self.lc
         if getattr(self, "_tok_batch", None) is not None:
-            self.lc.llama_batch_free(self._tok_batch)
-            self.lc.llama_batch_free(self._emb_batch)
+            lc.llama_batch_free(self._tok_batch)
+            lc.llama_batch_free(self._emb_batch)
             self._tok_batch = self._emb_batch = None
-        if getattr(self, "llm", None) is not None:
-            self.llm.close()
-            self.llm = None
+        if getattr(self, "ctx", None):
+            lc.llama_free(self.ctx)
+            self.ctx = None
+        if getattr(self, "model", None):
+            lc.llama_model_free(self.model)
+            self.model = None
 
-    def __del__(self) -> None:
+    def __del__(self) -> None:  # noqa: D105
         try:
             self.close()
         except Exception:  # noqa: BLE001, S110 - interpreter shutdown: the bindings may be gone already
             pass
 
     def tokenize(self, text: str) -> list[int]:
-        return list(self.llm.tokenize(text.encode(), add_bos=False, special=True))
+        """Token ids of ``text``, special tokens (``<|im_start|>``) parsed, no BOS added."""
+        raw = text.encode()
+        buf = (self.lc.llama_token * (len(raw) + 8))()
+        n = self.lc.llama_tokenize(self.vocab, raw, len(raw), buf, len(buf), False, True)
+        if n < 0:
+            raise CaptionerError(f"could not tokenize {text[:40]!r}")
+        return list(buf[:n])
+
+    def piece(self, token: int) -> bytes:
+        buf = ctypes.create_string_buffer(64)
+        n = self.lc.llama_token_to_piece(self.vocab, int(token), buf, len(buf), 0, False)
+        return buf.raw[: max(n, 0)]
 
     def detokenize(self, ids: Sequence[int]) -> str:
-        return self.llm.detokenize(list(ids)).decode("utf-8", errors="replace")
+        return b"".join(self.piece(i) for i in ids).decode("utf-8", errors="replace")
 
     def reset(self) -> None:
         lc = self.lc
@@ -207,9 +250,9 @@ class LlamaRunner:
     def greedy(self, before: list[int], motion: np.ndarray, after: list[int], max_new: int, stop: set[int],
                banned_mask: np.ndarray | None, timing: CaptionTiming | None = None, ignore_stop: bool = False) -> list[int]:
         """Greedy continuation of the prompt; ``banned_mask`` [V] bool tokens are never chosen."""
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         logits = self.prompt_logits(before, motion, after)
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         pos = len(before) + len(motion) + len(after)
         out: list[int] = []
         while len(out) < max_new and pos < self.n_ctx:
@@ -221,10 +264,11 @@ class LlamaRunner:
             out.append(nxt)
             pos = self.feed_tokens([nxt], pos, want_logits=True)
             logits = self.last_logits()
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
         if timing is not None:
             timing.prompt_tokens, timing.generated_tokens = pos - len(out), len(out)
             timing.prefill_s, timing.decode_s = t1 - t0, t2 - t1
+            timing.prefill_cpu_s, timing.decode_cpu_s = c1 - c0, c2 - c1
         return out
 
 
@@ -341,24 +385,29 @@ def bench_captioner(path: str | Path, threads: Sequence[int] = (1, 2), n_windows
         cap = Captioner.from_dir(path, threads=th)
         load_s = time.perf_counter() - t0
         cap.caption(windows[0], labels[0], ["right_wrist"])  # warm-up
-        full, pre_tps, gen = [], [], []
+        full, full_cpu, pre_tps, pre_cpu_tps, gen = [], [], [], [], []
         for i, w in enumerate(windows):
             cap.caption(w, labels[i % 2], ["right_wrist"])
             t = cap.last_timing
             full.append(t.total_s)
+            full_cpu.append(t.prefill_cpu_s + t.decode_cpu_s)
             pre_tps.append(t.prompt_tokens / t.prefill_s)
+            pre_cpu_tps.append(t.prompt_tokens / max(t.prefill_cpu_s, 1e-9))
             gen.append(t.generated_tokens)
-        dec = []
+        dec, dec_cpu = [], []
         for w in windows[:3]:
             cap.caption_ids(w, labels[0], ["right_wrist"], max_new_tokens=decode_tokens, ignore_stop=True)
             t = cap.last_timing
             dec.append(t.generated_tokens / t.decode_s)
+            dec_cpu.append(t.generated_tokens / max(t.decode_cpu_s, 1e-9))
         cap.close()
         out["threads"][str(th)] = {
             "load_s": load_s,
             "caption_s_median": float(np.median(full)), "caption_s_p90": float(np.percentile(full, 90)),
             "prefill_tokens_per_s": float(np.median(pre_tps)), "prompt_tokens": int(cap.last_timing.prompt_tokens),
             "decode_tokens_per_s": float(np.median(dec)), "caption_tokens_mean": float(np.mean(gen)),
+            "cpu_time": {"caption_cpu_s_median": float(np.median(full_cpu)),
+                         "prefill_tokens_per_cpu_s": float(np.median(pre_cpu_tps)), "decode_tokens_per_cpu_s": float(np.median(dec_cpu))},
             "peak_rss_mib": _peak_rss_mib(),
         }
     return out
