@@ -272,6 +272,18 @@ def main(argv: list[str], prog: str = "anymo bench") -> int:
         print(f"skipped {s.get('backend')} {s.get('precision', '')}: {s['why']}")
     for key, r in report["ratios"].items():
         print(f"{key}: " + ", ".join(f"{k} {v:.3f}" for k, v in r.items() if v is not None))
+    if (bundle_dir / "captioner" / "config.json").is_file():  # the captioner's timings (issue 11)
+        from edge.captioner import CaptionerError, bench_captioner
+
+        try:
+            report["captioner"] = bench_captioner(bundle_dir, threads=_ints(a.threads))
+            for th, r in report["captioner"]["threads"].items():
+                print(f"captioner, {th} thread(s): full caption {1000 * r['caption_s_median']:.0f} ms median "
+                      f"({1000 * r['cpu_time']['caption_cpu_s_median']:.0f} ms CPU), prefill {r['prefill_tokens_per_s']:.0f} tok/s, "
+                      f"decode {r['decode_tokens_per_s']:.1f} tok/s, peak RSS {r['peak_rss_mib']:.0f} MiB")
+        except CaptionerError as exc:
+            report["captioner"] = {"skipped": str(exc)}
+            print(f"captioner skipped: {exc}")
     la = report["machine"]
     print(f"load average {la['load_avg_start'][0]:.1f} -> {la['load_avg_end'][0]:.1f} (other processes share this machine)")
     if a.json_out:
