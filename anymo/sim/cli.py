@@ -157,6 +157,9 @@ def _main(args: argparse.Namespace, argv: list[str], prog: str, stack: contextli
             runner = stack.enter_context(_dask_runner(args.dask))  # ClusterError (a ValueError): before --out is made
             runner.check(cfg)
         prepare_out_dir(args.out, args.overwrite)
+    except SourceUnavailable as exc:
+        print(f"{prog}: error: {exc} (--source-dir NAME=DIR, --data DIR, or drop it from --sources)", file=sys.stderr)
+        return 2
     except OutputFolderError as exc:
         hint = " or pass --overwrite to replace the dataset there" if exc.needs_overwrite else ""
         print(f"{prog}: error: --out: {exc}{hint}", file=sys.stderr)

@@ -10,7 +10,7 @@ the registry table `anymo.sim.source_registry.SOURCES`, ``"name": "package.modul
 module without an import loop). The contract the simulator relies on:
 
 * ``__init__(self, options: SourceOptions)``: set up once per worker process (index files, clip lists).
-  ``options.folder(name)`` is where your data is (``--source-dir name=DIR``, else ``DATA/<default_subdir>``).
+  ``options.folder(name, default_subdir)`` is where your data is (``--source-dir name=DIR``, else ``DATA/<default_subdir>``).
   Raise `SourceUnavailable` with a one-line reason and fix when the data is missing; `anymo simulate`
   reports it before writing anything.
 * ``motion(self, rng, duration_s, rate_hz, shape) -> SourceMotion``: a `BodyMotion` of ``shape`` (the
@@ -126,12 +126,12 @@ class DeepMimicSource:
 
         folder = self.options.folder(self.name, self.default_subdir)
         if folder is None or not folder.is_dir():
-            raise SourceUnavailable(f"deepmimic: no folder of DeepMimic clips at {folder}; give one with "
-                                    "--source-dir deepmimic=DIR (or set ANYMO_DATA), or leave deepmimic out of --sources")
+            raise SourceUnavailable(f"deepmimic: no folder of DeepMimic clips at {folder}; give the source its folder "
+                                    "(SourceOptions.source_dirs, or the shared data folder), or leave it out")
         self.clips = [p for p in find_deepmimic_clips(folder) if read_deepmimic_frames(p)[0]]
         if not self.clips:
             raise SourceUnavailable(f"deepmimic: {folder} holds no looping DeepMimic clip (humanoid3d_*.txt with "
-                                    "\"Loop\": \"wrap\"); give another --source-dir deepmimic=DIR or leave deepmimic out")
+                                    "\"Loop\": \"wrap\"); give the source another folder or leave it out")
 
     def motion(self, rng: np.random.Generator, duration_s: float, rate_hz: float, shape: BodyShape) -> SourceMotion:
         from anymo.motion.deepmimic import load_deepmimic
