@@ -140,6 +140,7 @@ def synthetic_quality(cap: Captioner, pairs: CaptionPairs, n: int) -> dict:
 def real_quality(cap: Captioner, checkpoint: str, per_dataset: int) -> dict:
     from anymo.data.datasets import DATASETS, DatasetNotFoundError, load_dataset
     from anymo.model.zero_shot import TorchMotionTextModel
+    from anymo.preprocess.model_input import placement_name_of
     from anymo.preprocess.windows import make_windows
     from edge.caption_cli import windows_input
 
@@ -154,7 +155,7 @@ def real_quality(cap: Captioner, checkpoint: str, per_dataset: int) -> dict:
         except DatasetNotFoundError:
             out[name] = {"skipped": "dataset not in the data directory"}
             continue
-        keep = np.flatnonzero([lab is not None for lab in win.label])
+        keep = np.flatnonzero([lab is not None for lab in win.meta.label])
         keep = keep[np.linspace(0, len(keep) - 1, min(per_dataset, len(keep))).astype(int)] if len(keep) else keep
         win = win.subset(keep)
         x = windows_input(win)
@@ -168,13 +169,13 @@ def real_quality(cap: Captioner, checkpoint: str, per_dataset: int) -> dict:
             for i in range(len(win)):
                 labels = [vocab[j] for j in ranks[i, :3]]
                 if variant == "true_label_first":
-                    labels = [win.label[i]] + [lab for lab in labels if lab != win.label[i]][:2]
-                cands.append(cap.caption(tok[i], labels, [win.placement[i]]))
+                    labels = [win.meta.label[i]] + [lab for lab in labels if lab != win.meta.label[i]][:2]
+                cands.append(cap.caption(tok[i], labels, [placement_name_of(p) for p, m in zip(x.placement_id[i], x.sensor_mask[i]) if m]))
                 base.append(template(labels[0]))
-                refs.append(references_for(win.label[i]))
+                refs.append(references_for(win.meta.label[i]))
             res[variant] = {"captioner": scores(cands, refs), "template_baseline": scores(base, refs),
-                            "zero_shot_top1_accuracy": float(np.mean([vocab[r[0]] == lab for r, lab in zip(ranks, win.label, strict=True)])),
-                            "examples": [{"label": win.label[i], "caption": cands[i], "baseline": base[i]} for i in range(min(3, len(win)))]}
+                            "zero_shot_top1_accuracy": float(np.mean([vocab[r[0]] == lab for r, lab in zip(ranks, win.meta.label, strict=True)])),
+                            "examples": [{"label": win.meta.label[i], "caption": cands[i], "baseline": base[i]} for i in range(min(3, len(win)))]}
             for acc, v in zip(acc_lists, (cands, base, refs), strict=True):
                 acc += v
         out[name] = res

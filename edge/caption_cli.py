@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from anymo.preprocess.model_input import ModelInput, WindowMeta, placement_id_of
+from anymo.preprocess.model_input import ModelInput, WindowMeta, placement_id_of, placement_name_of
 from edge.captioner import Captioner, CaptionerError
 
 TOP_K = 3
@@ -42,7 +42,10 @@ def load_recordings(spec: str):
 
 
 def windows_input(windows) -> ModelInput:
-    """Single-sensor `Windows` of `make_windows` as the one model input (numpy, the one normalisation)."""
+    """The windows of `make_windows` as the one model input: a `ModelInput` as it is (what make_windows
+    gives since issue 7); an old single-sensor `Windows` batch converted with the one normalisation."""
+    if isinstance(windows, ModelInput):
+        return windows
     n = len(windows)
     pid = np.array([[placement_id_of(p)] for p in windows.placement], np.int32).reshape(n, 1)
     meta = WindowMeta(list(windows.label), [()] * n, list(windows.subject), list(windows.dataset),
@@ -72,16 +75,18 @@ def caption_recording(bundle: str | Path, spec: str, threads: int = 2, max_windo
     label_emb = engine.embed_labels(vocab)
     x = windows_input(win)
     out = []
-    for i in range(len(win)):
+    for i in range(len(x)):
         res = engine.run(x.subset([i]))
         probs = np.asarray(engine.score(res.embedding, label_emb))[0]
         top = np.argsort(-probs)[:TOP_K]
         labels = [vocab[j] for j in top]
         tokens = np.asarray(res.token_ids)[0]
-        text = captioner.caption(tokens, labels, [win.placement[i]])
+        worn = [placement_name_of(p) for p, m in zip(x.placement_id[i], x.sensor_mask[i]) if m]  # every sensor of the window
+        text = captioner.caption(tokens, labels, worn)
+        start = float(x.meta.start_s[i])
         out.append({
-            "recording": int(win.recording[i]), "start_s": round(float(win.start_s[i]), 3),
-            "end_s": round(float(win.start_s[i]) + 5.0, 3), "placement": win.placement[i], "label": win.label[i],
+            "recording": int(x.meta.recording[i]), "start_s": round(start, 3),
+            "end_s": round(start + 5.0, 3), "placement": ", ".join(worn), "label": x.meta.label[i],
             "top_labels": [{"label": vocab[j], "p": round(float(probs[j]), 4)} for j in top],
             "token_ids": tokens.tolist(), "caption": text, "caption_ms": round(1000 * captioner.last_timing.total_s, 1),
         })

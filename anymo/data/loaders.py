@@ -17,8 +17,8 @@ import numpy as np
 from anymo.data.recording import LabelSegment, Recording
 from anymo.data.units import g_to_mps2, hmp_code_to_g, mg_to_mps2
 from anymo.data.user_import import load_user_csv, load_user_folder
-from anymo.preprocess.resample import estimate_rate_hz
 from anymo.errors import DataFormatError  # defined apart so user_import raises it without importing this module
+from anymo.preprocess.resample import estimate_rate_hz
 
 __all__ = ["DataFormatError", "load_file", "sniff_format"]
 

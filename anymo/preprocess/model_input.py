@@ -21,13 +21,14 @@ Slots are unordered: a model must give the same output for any permutation of a 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from anymo.body.named_placements import canonical_placement
-from anymo.body.placement_names import UNKNOWN_PLACEMENT, check_placement_name
+from anymo.body.placement_names import NAMED_PLACEMENTS, UNKNOWN_PLACEMENT, check_placement_name
 from anymo.preprocess.normalise import to_model_input
 
 MODEL_RATE_HZ = 60.0
@@ -169,6 +170,20 @@ class ModelInput:
         x[~mask] = 0.0
         grav = np.zeros((b, s), bool) if gravity_removed is None else np.broadcast_to(np.asarray(gravity_removed, bool), (b, s))
         return cls(x, np.asarray(placement_id, np.int32), mask, gyro_ok, grav, meta or WindowMeta.empty(b), rate_hz)
+
+
+def placement_name_of(placement_id: int) -> str:
+    """Inverse of `placement_id_of` for display: the named placement whose canonical spot ``placement_id``
+    is, "unknown" for -1, else ``"placement <id>"`` (a spot that no name stands for)."""
+    pid = int(placement_id)
+    if pid == UNKNOWN_PLACEMENT_ID:
+        return UNKNOWN_PLACEMENT
+    return _canonical_names().get(pid, f"placement {pid}")
+
+
+@functools.cache
+def _canonical_names() -> dict[int, str]:
+    return {int(canonical_placement(n)): n for n in NAMED_PLACEMENTS}
 
 
 def placement_id_of(name: str) -> int:

@@ -55,6 +55,7 @@ def test_caption_from_a_real_recording_with_the_checkpoint_tokenizer() -> None:
         pytest.skip("no trained captioner shipped yet")
     pytest.importorskip("torch")
     from anymo.model.zero_shot import TorchMotionTextModel
+    from anymo.preprocess.model_input import placement_name_of
     from anymo.preprocess.windows import make_windows
     from edge.caption_cli import load_recordings, windows_input
     from edge.captioner import Captioner
@@ -71,7 +72,7 @@ def test_caption_from_a_real_recording_with_the_checkpoint_tokenizer() -> None:
     try:
         for i in range(len(win)):
             labels = [vocab[j] for j in np.argsort(-scores[i])[:3]]
-            text = cap.caption(tokens[i], labels, [win.placement[i]])
+            text = cap.caption(tokens[i], labels, [placement_name_of(p) for p, m in zip(x.placement_id[i], x.sensor_mask[i]) if m])
             assert len(text.split()) >= 3 and text[0].isupper() and not any(ch.isdigit() for ch in text)
     finally:
         cap.close()
