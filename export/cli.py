@@ -31,9 +31,12 @@ def main(argv: list[str], prog: str = "anymo export") -> int:
     p.add_argument("--text-precision", default="int8", choices=PRECISIONS)
     p.add_argument("--calib-units", type=int, default=16, help="simulated 60 s units (12 windows each) to calibrate int8 on")
     p.add_argument("--parity-units", type=int, default=8, help="held-out simulated units for parity.json")
+    p.add_argument("--sim-cache", default=None, help="folder to keep the simulated calibration/parity windows in for the next export")
     p.add_argument("--no-real-parity", action="store_true", help="skip the zero-shot parity on the real datasets")
     p.add_argument("--data", default=None, help="real data folder for parity (default: ANYMO_DATA or ../shared/data)")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2, help="threads of the parity runs")
+    p.add_argument("--jobs", type=int, default=1, help="processes (3: both ExecuTorch programs lower while ONNX exports)")
+    p.add_argument("--captioner", default=None, help="a trained captioner folder to add to the bundle (export.captioner.add_captioner)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing bundle in --out")
     p.add_argument("-q", "--quiet", action="store_true")
     a = p.parse_args(argv)
@@ -61,7 +64,7 @@ def main(argv: list[str], prog: str = "anymo export") -> int:
     meta["checkpoint_weights_sha256"] = read_config(ckpt)["weights_sha256"]
     opts = ExportOptions(formats=formats, precisions=precisions, text=not a.no_text, text_precision=a.text_precision,
                          calib_units=a.calib_units, parity_units=a.parity_units, real_parity=not a.no_real_parity,
-                         data_dir=a.data, threads=a.threads)
+                         data_dir=a.data, threads=a.threads, sim_cache=a.sim_cache, jobs=a.jobs)
     try:
         manifest = export_bundle(model, a.out, opts, meta, overwrite=a.overwrite)
     except BundleError as exc:
@@ -69,6 +72,17 @@ def main(argv: list[str], prog: str = "anymo export") -> int:
         return 2
     import json
     from pathlib import Path
+
+    if a.captioner:
+        from edge.captioner import CaptionerError
+        from export.captioner import add_captioner
+
+        try:
+            add_captioner(a.out, a.captioner)
+        except CaptionerError as exc:
+            print(f"{prog}: captioner not added: {exc}", file=sys.stderr)
+            return 2
+        manifest = json.loads((Path(a.out) / "manifest.json").read_text())
 
     parity = json.loads((Path(a.out) / "parity.json").read_text())
     sizes = {rel: e["bytes"] for rel, e in manifest["files"].items()}

@@ -39,10 +39,12 @@ class ExportOptions:
     parity_units: int = 8  # held-out simulated units for parity (another seed)
     calib_seed: int = 1000
     parity_seed: int = 2000
+    sim_cache: str | None = None  # folder keeping the simulated units between exports
     real_parity: bool = True  # zero-shot parity on the harness's real datasets (when present)
     data_dir: str | None = None
     token_target: float = 0.97  # ONNX int8 sensitive tail grows until this token agreement on held-out windows
     threads: int = 2
+    jobs: int = 1  # processes: > 1 lowers the ExecuTorch programs in parallel with the ONNX export
 
     def __post_init__(self) -> None:
         bad = [f for f in self.formats if f not in FORMATS] + [p for p in self.precisions if p not in PRECISIONS]
@@ -91,14 +93,26 @@ def export_bundle(model, out_dir: str | Path, options: ExportOptions | None = No
     cfg = model.config
     if calib is None:
         log.info("simulating %d calibration units (seed %d)", options.calib_units, options.calib_seed)
-        calib = simulated_windows(options.calib_units, options.calib_seed)
+        calib = simulated_windows(options.calib_units, options.calib_seed, cache_dir=options.sim_cache)
     if held_out is None:
         log.info("simulating %d held-out units (seed %d)", options.parity_units, options.parity_seed)
-        held_out = simulated_windows(options.parity_units, options.parity_seed)
+        held_out = simulated_windows(options.parity_units, options.parity_seed, cache_dir=options.sim_cache)
     calib_b, held_b = split_batches(calib, 32), split_batches(held_out, 32)
     example = max(calib, key=lambda b: b.n_sensors)
     encoders: dict[str, dict[str, str]] = {}
     quant: dict = {}
+    pool = None
+    pte_jobs: dict = {}
+    if "pte" in options.formats:
+        # ExecuTorch lowering is slow single-threaded Python: with jobs > 1 each precision lowers in its own
+        # process while this one exports ONNX and the text tower
+        if options.jobs > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            pool = ProcessPoolExecutor(min(options.jobs - 1, len(options.precisions)), mp_context=multiprocessing.get_context("spawn"))
+        for precision in options.precisions:
+            pte_jobs[precision] = pool.submit(_pte_job, model, out_dir / f"encoder.{precision}.pte", precision, calib_b) if pool else None
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
         if "onnx" in options.formats:
@@ -117,13 +131,10 @@ def export_bundle(model, out_dir: str | Path, options: ExportOptions | None = No
                                         "fp32_tail_depth_embedding": r.embed_depth, "fp32_nodes": len(r.excluded_nodes),
                                         "held_out_token_agreement_vs_fp32_onnx": r.token_agreement}
         if "pte" in options.formats:
-            from export.pte_export import export_pte
-
-            encoders["executorch"] = {}
-            for precision in options.precisions:
-                log.info("ExecuTorch %s export (XNNPACK)", precision)
-                info = export_pte(model, out_dir / f"encoder.{precision}.pte", precision, calib_b)
-                encoders["executorch"][precision] = f"encoder.{precision}.pte"
+            for precision, fut in pte_jobs.items():
+                log.info("ExecuTorch %s export (XNNPACK)%s", precision, " (waiting for its process)" if pool else "")
+                info = fut.result() if pool else _pte_job(model, out_dir / f"encoder.{precision}.pte", precision, calib_b)
+                encoders.setdefault("executorch", {})[precision] = f"encoder.{precision}.pte"
                 if precision == "int8":
                     quant["executorch"] = {"method": "PT2E + XNNPACKQuantizer (symmetric, per-channel weights), static activations",
                                            "fp32_modules": info.get("skipped_modules", [])}
@@ -156,7 +167,8 @@ def export_bundle(model, out_dir: str | Path, options: ExportOptions | None = No
         manifest = {
             "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "tools": tool_versions(),
-            "model": {"name": (meta or {}).get("name", "anymo"), "config": cfg.to_dict(), "meta": meta or {},
+            "model_config": cfg.to_dict(),
+            "model": {"name": (meta or {}).get("name", "anymo"), "meta": meta or {},
                       "parameters": int(sum(p.numel() for p in model.parameters())),
                       "flops_per_window": flops_per_window(model)},
             "input": {"layout": LAYOUT, "rate_hz": 60.0, "window_len": cfg.window_len, "channels": ["acc_x_g", "acc_y_g", "acc_z_g", "gyro_x_rads", "gyro_y_rads", "gyro_z_rads"],
@@ -182,6 +194,8 @@ def export_bundle(model, out_dir: str | Path, options: ExportOptions | None = No
                 label_table.update(zip(missing, ensembled_label_embeddings(model, missing, templates, text_encoder)))
         log.info("parity (synthetic %d windows, real %s)", sum(len(b) for b in held_out), {k: len(w) for k, (w, _) in real.items()})
         parity = compute_parity(model, out_dir, held_b, real, label_table, text_ref if options.text else None, options.threads)
+    if pool:
+        pool.shutdown()
     parity["export_seconds"] = round(time.perf_counter() - t_start, 1)
     (out_dir / "parity.json").write_text(json.dumps(parity, indent=2) + "\n")
     manifest["parity_file"] = "parity.json"
@@ -189,6 +203,16 @@ def export_bundle(model, out_dir: str | Path, options: ExportOptions | None = No
     log.info("bundle %s written in %.0f s", out_dir, time.perf_counter() - t_start)
     _ = torch  # torch is the exporter's dependency; imported here so a missing install fails early
     return manifest
+
+
+def _pte_job(model, path: Path, precision: str, calib: list) -> dict:
+    """One ExecuTorch export (runs in a worker process when ``jobs`` > 1)."""
+    import torch
+
+    from export.pte_export import export_pte
+
+    torch.set_num_threads(1)
+    return export_pte(model, path, precision, calib)
 
 
 def _preprocessing() -> dict:

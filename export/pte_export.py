@@ -21,6 +21,7 @@ from anymo.preprocess.model_input import ModelInput
 from export.onnx_export import torch_inputs
 
 MAX_SENSORS = 32
+MAX_CALIB_WINDOWS = 96
 log = logging.getLogger(__name__)
 
 
@@ -133,10 +134,15 @@ def export_pte(model: torch.nn.Module, path: str | Path, precision: str, calib: 
         ep = _export(model, example)
         if precision == "int8":
             skip = list(skip_modules) if skip_modules is not None else sensitive_linears(ep, tail_depth)
+            counts: set[int] = set()
             prepared = prepare_pt2e(ep.module(), _quantizer(skip))
-            for b in calib:
+            seen = 0
+            for b in calib:  # one window per call (the program's batch); 96 windows fix the ranges well
                 for i in range(len(b)):
-                    prepared(*_single(b, i))
+                    if seen < MAX_CALIB_WINDOWS or b.n_sensors not in counts:
+                        prepared(*_single(b, i))
+                        seen += 1
+                        counts.add(b.n_sensors)
             ep = _export(convert_pt2e(prepared), example)
             info["skipped_modules"] = skip
         prog = to_edge_transform_and_lower(ep, partitioner=[XnnpackPartitioner()]).to_executorch()

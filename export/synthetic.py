@@ -8,6 +8,8 @@ setup the engine will see. `random_windows` is a cheap stand-in for tests (gravi
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from anymo.preprocess.model_input import UNKNOWN_PLACEMENT_ID, ModelInput
@@ -25,9 +27,11 @@ def _vary_setup(acc: np.ndarray, gyro: np.ndarray, pid: np.ndarray, k: int, rng:
     return ModelInput.from_arrays(acc[:, keep], gyro[:, keep], pid, has_gyro=has_gyro)
 
 
-def simulated_windows(n_units: int, seed: int, sensor_counts: tuple[int, ...] = SENSOR_COUNTS) -> list[ModelInput]:
+def simulated_windows(n_units: int, seed: int, sensor_counts: tuple[int, ...] = SENSOR_COUNTS,
+                      cache_dir: str | Path | None = None) -> list[ModelInput]:
     """One `ModelInput` batch (12 windows of 5 s) per simulated unit of 60 s; unit ``i`` keeps
-    ``sensor_counts[i % len]`` sensors. Deterministic for (``n_units``, ``seed``)."""
+    ``sensor_counts[i % len]`` sensors. Deterministic for (``n_units``, ``seed``); with ``cache_dir``
+    the simulated units are kept there (npz) and reused by the next export."""
     from anymo.sim.config import DatasetConfig
     from anymo.sim.unit import simulate_unit
 
@@ -35,7 +39,15 @@ def simulated_windows(n_units: int, seed: int, sensor_counts: tuple[int, ...] = 
     rng = np.random.default_rng([seed, 7])
     out = []
     for u in range(n_units):
-        a = simulate_unit(cfg, u).arrays
+        path = None if cache_dir is None else Path(cache_dir) / f"sim-{seed}-{max(sensor_counts)}-{u}.npz"
+        if path is not None and path.is_file():
+            with np.load(path, allow_pickle=False) as z:
+                a = {k: z[k] for k in ("acc_mps2", "gyro_rads", "placement_id")}
+        else:
+            a = simulate_unit(cfg, u).arrays
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                np.savez(path, **{k: a[k] for k in ("acc_mps2", "gyro_rads", "placement_id")})
         out.append(_vary_setup(a["acc_mps2"], a["gyro_rads"], a["placement_id"], sensor_counts[u % len(sensor_counts)], rng))
     return out
 

@@ -13,6 +13,9 @@ from edge.bundle import Bundle, file_entries
 from edge.engine import Engine
 from export.synthetic import random_windows
 
+# Lowering to ExecuTorch/XNNPACK is ~2 CPU-minutes for the two programs even for this tiny model.
+pytestmark = pytest.mark.timeout(1800)
+
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
