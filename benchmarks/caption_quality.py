@@ -137,15 +137,42 @@ def synthetic_quality(cap: Captioner, pairs: CaptionPairs, n: int) -> dict:
     return out
 
 
+def tokenizer_model(checkpoint: str):
+    """The checkpoint as a zero-shot model. A checkpoint written before `ModelConfig.conv_norm` existed has
+    group-norm convolutions (the default then); its config lacks the field, so it is loaded as such."""
+    import torch
+
+    from anymo.model.checkpoint import CheckpointError
+    from anymo.model.zero_shot import TorchMotionTextModel
+
+    try:
+        return TorchMotionTextModel(checkpoint, threads=2), None
+    except CheckpointError as exc:
+        if "running_mean" not in str(exc):
+            raise
+        from safetensors.torch import load_file
+
+        from anymo.model.config import ModelConfig
+        from anymo.model.network import AnyMoModel
+
+        cfg = json.loads((Path(checkpoint) / "config.json").read_text())["config"]
+        net = AnyMoModel(ModelConfig.from_dict({**cfg, "conv_norm": "group"}))
+        net.load_state_dict(load_file(str(Path(checkpoint) / "model.safetensors")))
+        m = object.__new__(TorchMotionTextModel)
+        m.model, m.config, m.meta, m.ensemble, m.name = net.eval(), net.config, {}, True, "checkpoint"
+        torch.set_num_threads(2)
+        return m, f"loaded with conv_norm='group' (the checkpoint predates the field; load_checkpoint says: {exc})"
+
+
 def real_quality(cap: Captioner, checkpoint: str, per_dataset: int) -> dict:
     from anymo.data.datasets import DATASETS, DatasetNotFoundError, load_dataset
-    from anymo.model.zero_shot import TorchMotionTextModel
     from anymo.preprocess.model_input import placement_name_of
     from anymo.preprocess.windows import make_windows
     from edge.caption_cli import windows_input
 
-    model = TorchMotionTextModel(checkpoint, threads=2)
-    out: dict = {}
+    model, note = tokenizer_model(checkpoint)
+    out_note = {"tokenizer_load": note} if note else {}
+    out: dict = dict(out_note)
     all_c: dict[str, list] = {"zero_shot_labels": [[], [], []], "true_label_first": [[], [], []]}
     for name, info in DATASETS.items():
         if not info.labelled:
