@@ -64,7 +64,7 @@ class App:
         env = dict(os.environ, ANYMO_CONFIG_DIR=str(tmp / "config"), ANYMO_SESSIONS_DB=str(tmp / "s.sqlite"))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "edge.cli", "app", "--emulate", "--port", str(self.port), "--out", str(tmp / "app"),
-             "--phase-s", str(PHASE_S), "--no-captions", *extra],
+             "--phase-s", str(PHASE_S), *extra],  # captions too when the bundle has a captioner
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env, start_new_session=True)
         self.lines: list[str] = []
         deadline = time.monotonic() + 120
