@@ -69,6 +69,8 @@ def _check(args, prog: str) -> str | None:
     if args.data is not None and not args.data.is_dir():
         return (f"--data {args.data} is not a folder; give the shared data folder (the one with hmp_adl/, "
                 "xsens_walking/, ...; see ANYMO_DATA), or leave --data out")
+    if not (math.isfinite(args.hop_s) and 0.1 <= args.hop_s <= 5.0):
+        return f"--hop-s must be 0.1..5 seconds (a window is 5 s), got {args.hop_s}"
     if not (math.isfinite(args.phase_s) and args.phase_s >= 2.0):
         return f"--phase-s must be at least 2 seconds, got {args.phase_s}"
     if not (0 < args.port < 65536):

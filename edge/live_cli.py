@@ -254,6 +254,9 @@ def main(argv: list[str], prog: str = "anymo live") -> int:
     if args.seconds is not None and not args.seconds > 0:
         print(f"{prog}: --seconds must be a positive number, got {args.seconds}", file=sys.stderr)
         return 2
+    if not (0.1 <= args.hop_s <= 5.0):
+        print(f"{prog}: --hop-s must be 0.1..5 seconds (a window is 5 s), got {args.hop_s}", file=sys.stderr)
+        return 2
     if args.replay is not None and not args.replay.is_file():
         print(f"{prog}: --replay {args.replay}: no such recording (make one with `anymo stream --record FILE`)",
               file=sys.stderr)

@@ -109,6 +109,8 @@ def test_kill_9_of_the_demo_loses_at_most_the_last_second_and_the_session_stays_
     (["--seconds", "-3"], "--seconds must be a positive number"),
     (["--phase-s", "1"], "--phase-s must be at least 2"),
     (["--drop", "1.5"], "--drop must be a fraction"),
+    (["--hop-s", "0"], "--hop-s must be 0.1..5 seconds"),
+    (["--hop-s", "nan"], "--hop-s must be 0.1..5 seconds"),
 ])
 def test_bad_arguments_are_usage_errors_naming_the_fix(tmp_path, capsys, argv, message):
     from edge.demo import main
