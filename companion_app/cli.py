@@ -55,7 +55,11 @@ async def _serve(args, engine, captioner) -> int:
         asyncio.get_running_loop().set_exception_handler(ignore_bus_eof)
         args.out.mkdir(parents=True, exist_ok=True)
         data = args.data or default_data_dir()
-        wearables = WearablesProcess(Path(data) if data else None, drop=0.0, phase_s=args.phase_s)
+        try:
+            wearables = WearablesProcess(Path(data) if data else None, drop=0.0, phase_s=args.phase_s)
+        except RuntimeError as exc:  # e.g. dbus-daemon missing: its message says what to install
+            print(f"anymo app: {exc}", file=sys.stderr)
+            return 1
         os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = wearables.bus_address
         (args.out / "devices.json").unlink(missing_ok=True)
         opts.pairing_file = args.out / "devices.json"
@@ -90,6 +94,9 @@ def main(argv: list[str], prog: str = "anymo app") -> int:
     args = _parser(prog).parse_args(argv)
     if not 0 < args.port < 65536:
         print(f"{prog}: --port must be 1..65535, got {args.port}", file=sys.stderr)
+        return 2
+    if not args.phase_s >= 2.0:
+        print(f"{prog}: --phase-s must be at least 2 seconds, got {args.phase_s}", file=sys.stderr)
         return 2
     if args.seconds is not None and not args.seconds > 0:
         print(f"{prog}: --seconds must be positive, got {args.seconds}", file=sys.stderr)
