@@ -83,7 +83,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--phase-s", type=float, default=20.0, help="seconds of each activity phase (default 20)")
     ap.add_argument("--count", type=int, default=4, choices=range(1, 5), help="how many wearables (wrist first)")
     args = ap.parse_args(argv)
-    return asyncio.run(_serve(args))
+    try:
+        return asyncio.run(_serve(args))
+    except (OSError, RuntimeError, ValueError) as exc:  # no dbus-daemon, a bad recording: one line for the parent
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
 
 
 class WearablesProcess:
