@@ -37,6 +37,7 @@ def main(argv: list[str], prog: str = "anymo export") -> int:
     p.add_argument("--threads", type=int, default=2, help="threads of the parity runs")
     p.add_argument("--jobs", type=int, default=1, help="processes (3: both ExecuTorch programs lower while ONNX exports)")
     p.add_argument("--captioner", default=None, help="a trained captioner folder to add to the bundle (export.captioner.add_captioner)")
+    p.add_argument("--resume", action="store_true", help="keep the encoder files an interrupted export of the same checkpoint left in --out")
     p.add_argument("--overwrite", action="store_true", help="replace an existing bundle in --out")
     p.add_argument("-q", "--quiet", action="store_true")
     a = p.parse_args(argv)
@@ -64,7 +65,7 @@ def main(argv: list[str], prog: str = "anymo export") -> int:
     meta["checkpoint_weights_sha256"] = read_config(ckpt)["weights_sha256"]
     opts = ExportOptions(formats=formats, precisions=precisions, text=not a.no_text, text_precision=a.text_precision,
                          calib_units=a.calib_units, parity_units=a.parity_units, real_parity=not a.no_real_parity,
-                         data_dir=a.data, threads=a.threads, sim_cache=a.sim_cache, jobs=a.jobs)
+                         data_dir=a.data, threads=a.threads, sim_cache=a.sim_cache, jobs=a.jobs, resume=a.resume)
     try:
         manifest = export_bundle(model, a.out, opts, meta, overwrite=a.overwrite)
     except BundleError as exc:

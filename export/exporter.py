@@ -44,6 +44,7 @@ class ExportOptions:
     data_dir: str | None = None
     token_target: float = 0.95  # the int8 fp32 part grows until this token agreement with fp32 on held-out windows
     threads: int = 2
+    resume: bool = False  # keep the encoder files a failed export of the same checkpoint left in the folder
     jobs: int = 1  # processes: > 1 lowers the ExecuTorch programs in parallel with the ONNX export
 
     def __post_init__(self) -> None:
@@ -88,7 +89,10 @@ def export_bundle(model, out_dir: str | Path, options: ExportOptions | None = No
     t_start = time.perf_counter()
     options = options or ExportOptions()
     out_dir = Path(out_dir)
-    _prepare_out(out_dir, overwrite)
+    if not options.resume:
+        _prepare_out(out_dir, overwrite)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    search_file = out_dir / ".int8_search.json"  # hidden: not a bundle file; lets --resume skip the search
     model = model.eval()
     cfg = model.config
     if calib is None:
@@ -112,29 +116,38 @@ def export_bundle(model, out_dir: str | Path, options: ExportOptions | None = No
             from concurrent.futures import ProcessPoolExecutor
 
             pool = ProcessPoolExecutor(min(options.jobs - 1, len(options.precisions)), mp_context=multiprocessing.get_context("spawn"))
-        if "fp32" in options.precisions:  # int8 waits for the ONNX search (it keeps the same layers in fp32)
+        if "fp32" in options.precisions and not (options.resume and (out_dir / "encoder.fp32.pte").is_file()):
+            # int8 waits for the ONNX search (it keeps the same layers in fp32)
             pte_jobs["fp32"] = pool.submit(_pte_job, model, out_dir / "encoder.fp32.pte", "fp32", calib_b, 0) if pool else None
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
         if "onnx" in options.formats:
             fp32 = (out_dir if "fp32" in options.precisions else tmp) / "encoder.fp32.onnx"
-            log.info("ONNX fp32 export")
-            onnx_export.export_fp32(model, fp32, example)
+            if not (options.resume and fp32.is_file()):
+                log.info("ONNX fp32 export")
+                onnx_export.export_fp32(model, fp32, example)
             encoders["onnxruntime"] = {}
             if "fp32" in options.precisions:
                 encoders["onnxruntime"]["fp32"] = fp32.name
             if "int8" in options.precisions:
-                log.info("ONNX int8 static QDQ")
-                r = onnx_export.quantize_int8(fp32, out_dir / "encoder.int8.onnx", calib_b, held_b, options.token_target)
+                if options.resume and search_file.is_file() and (out_dir / "encoder.int8.onnx").is_file():
+                    r = onnx_export.Int8Result(**{**json.loads(search_file.read_text()), "path": out_dir / "encoder.int8.onnx"})
+                else:
+                    log.info("ONNX int8 static QDQ")
+                    r = onnx_export.quantize_int8(fp32, out_dir / "encoder.int8.onnx", calib_b, held_b, options.token_target)
+                    search_file.write_text(json.dumps({k: v for k, v in asdict(r).items() if k != "path"}))
                 encoders["onnxruntime"]["int8"] = r.path.name
                 fp32_leading = r.token_depth
                 quant["onnxruntime"] = {"method": "static QDQ (onnxruntime.quantization), per-channel int8 weights, uint8 activations, MinMax calibration",
                                         "quantized_ops": onnx_export.QUANTIZED_OPS, "fp32_leading_weighted_layers": r.token_depth,
                                         "fp32_nodes": len(r.excluded_nodes), "fp32_node_names": r.excluded_nodes,
                                         "held_out_token_agreement_vs_fp32_onnx": r.token_agreement}
-        if "pte" in options.formats and "int8" in options.precisions:
+        if "pte" in options.formats and "int8" in options.precisions and not (options.resume and (out_dir / "encoder.int8.pte").is_file()):
             pte_jobs["int8"] = pool.submit(_pte_job, model, out_dir / "encoder.int8.pte", "int8", calib_b, fp32_leading) if pool else None
         if "pte" in options.formats:
+            for precision in options.precisions:  # already there (resume)
+                if precision not in pte_jobs:
+                    encoders.setdefault("executorch", {})[precision] = f"encoder.{precision}.pte"
             for precision, fut in pte_jobs.items():
                 log.info("ExecuTorch %s export (XNNPACK)%s", precision, " (waiting for its process)" if pool else "")
                 info = fut.result() if pool else _pte_job(model, out_dir / f"encoder.{precision}.pte", precision, calib_b, fp32_leading)
@@ -159,7 +172,7 @@ def export_bundle(model, out_dir: str | Path, options: ExportOptions | None = No
         if options.text:
             log.info("text tower (MiniLM + projection) -> ONNX %s", options.text_precision)
             info = export_text_tower(model, tmp / "text", options.text_precision, text_encoder)
-            (out_dir / "text").mkdir()
+            (out_dir / "text").mkdir(exist_ok=True)
             for key in ("encoder_file", "tokenizer_file"):
                 shutil.copyfile(tmp / "text" / info[key], out_dir / "text" / info[key])
             text_section = {"encoder_file": f"text/{info['encoder_file']}", "tokenizer_file": f"text/{info['tokenizer_file']}",

@@ -69,6 +69,8 @@ def weighted_modules(ep: torch.export.ExportedProgram) -> list[str]:
         stack = n.meta.get("nn_module_stack") or {}
         if kind and stack:
             path = list(stack.values())[-1][0]
+            if kind == "conv" and "." in path:  # the conv's block: its batch norm folds into it (quantised together)
+                path = path.rsplit(".", 1)[0]
             if path not in out[kind]:
                 out[kind].append(path)
     return out["conv"] + out["linear"]
