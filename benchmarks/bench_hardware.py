@@ -22,6 +22,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from anymo.constants import STANDARD_GRAVITY_MPS2  # noqa: E402
 from anymo.sim.devices import device_preset  # noqa: E402
 from anymo.sim.hardware import apply_sensor_errors, sample_clock  # noqa: E402
 
@@ -43,7 +44,7 @@ def main() -> int:
     # a stand-in for the physics output: gravity plus a swinging limb
     t = clock.t_true_s[None, :, None]
     phase = rng.uniform(0, 2 * np.pi, (args.sensors, 1, 3))
-    acc_true = 9.80665 * np.array([0.0, 0.0, 1.0]) + 8.0 * np.sin(2 * np.pi * 1.8 * t + phase)
+    acc_true = STANDARD_GRAVITY_MPS2 * np.array([0.0, 0.0, 1.0]) + 8.0 * np.sin(2 * np.pi * 1.8 * t + phase)
     gyro_true = 3.0 * np.sin(2 * np.pi * 0.9 * t + phase)
 
     rows: dict[str, dict[str, float]] = {}

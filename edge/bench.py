@@ -32,12 +32,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def bench_window(n_sensors: int, seed: int = 0):
     """One 5 s window of ``n_sensors`` moving sensors (gravity + oscillation + noise) at 60 Hz."""
+    from anymo.constants import STANDARD_GRAVITY_MPS2
     from anymo.preprocess.model_input import ModelInput
 
     rng = np.random.default_rng(seed)
     t = np.arange(300) / 60.0
     g = rng.normal(size=(1, n_sensors, 1, 3))
-    acc = 9.81 * g / np.linalg.norm(g, axis=-1, keepdims=True) + 3.0 * np.sin(2 * np.pi * 1.8 * t)[:, None] + rng.normal(0, 0.2, (1, n_sensors, 300, 3))
+    acc = STANDARD_GRAVITY_MPS2 * g / np.linalg.norm(g, axis=-1, keepdims=True) + 3.0 * np.sin(2 * np.pi * 1.8 * t)[:, None] + rng.normal(0, 0.2, (1, n_sensors, 300, 3))
     gyro = 2.0 * np.cos(2 * np.pi * 1.8 * t)[:, None] + rng.normal(0, 0.05, (1, n_sensors, 300, 3))
     return ModelInput.from_arrays(acc, gyro, rng.integers(0, 2400, (1, n_sensors)))
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from anymo.constants import STANDARD_GRAVITY_MPS2
 from edge.labels import LabelVocabulary, labels_path
 from edge.runtime import (
     CaptionEvent,
@@ -349,7 +350,7 @@ class LiveService:
         if not keep:
             return
         idx = np.asarray(keep)
-        acc = np.linalg.norm(block.acc_mps2[idx], axis=1) / 9.80665 if block.acc_mps2 is not None else None
+        acc = np.linalg.norm(block.acc_mps2[idx], axis=1) / STANDARD_GRAVITY_MPS2 if block.acc_mps2 is not None else None
         gyro = np.linalg.norm(block.gyro_rads[idx], axis=1) if block.gyro_rads is not None else None
         self._plot.setdefault(address, []).append((t[idx], acc, gyro))
 

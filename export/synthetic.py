@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from anymo.constants import STANDARD_GRAVITY_MPS2
 from anymo.preprocess.model_input import UNKNOWN_PLACEMENT_ID, ModelInput
 
 SENSOR_COUNTS = (1, 2, 4, 8)
@@ -57,7 +58,7 @@ def random_windows(n: int, n_sensors: int, seed: int, n_samples: int = 300) -> M
     rng = np.random.default_rng(seed)
     t = np.arange(n_samples) / 60.0
     g = rng.normal(size=(n, n_sensors, 1, 3))
-    g = 9.81 * g / np.linalg.norm(g, axis=-1, keepdims=True)
+    g = STANDARD_GRAVITY_MPS2 * g / np.linalg.norm(g, axis=-1, keepdims=True)
     f = rng.uniform(0.5, 3.0, size=(n, n_sensors, 1, 3))
     acc = g + rng.uniform(0.5, 6.0, size=(n, n_sensors, 1, 3)) * np.sin(2 * np.pi * f * t[:, None]) + rng.normal(0, 0.3, (n, n_sensors, n_samples, 3))
     gyro = rng.uniform(0.2, 3.0, size=(n, n_sensors, 1, 3)) * np.cos(2 * np.pi * f * t[:, None]) + rng.normal(0, 0.05, (n, n_sensors, n_samples, 3))

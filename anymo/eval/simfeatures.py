@@ -28,10 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
+from anymo.constants import STANDARD_GRAVITY_MPS2
 from anymo.preprocess.model_input import ModelInput
 from anymo.preprocess.windows import WindowConfig, make_windows
 
-G_MPS2 = 9.80665
+G_MPS2 = STANDARD_GRAVITY_MPS2
 BANDS_HZ = ((0.1, 0.5), (0.5, 1.0), (1.0, 2.0), (2.0, 4.0), (4.0, 8.0), (8.0, 16.0), (16.0, 30.0))
 FEATURE_VERSION = 1
 
