@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from anymo.data.recording import Recording
+from anymo.preprocess.resample import estimate_rate_hz
 
 log = logging.getLogger(__name__)
 
@@ -409,7 +410,7 @@ def read_recording(path: str | Path, remap_clock: bool = True, on_corrupt: str =
         names = list(cols)
         t, acc, *vals = _sorted_unique(t[keep], acc[keep], *(cols[n][keep] for n in names))
         cols = dict(zip(names, vals, strict=True))
-        rate = float(1.0 / np.median(np.diff(t))) if len(t) > 2 else None
+        rate = estimate_rate_hz(t, min_samples=3)  # t is sorted and unique here
         out.append(Recording(acc_mps2=acc, t_s=t, rate_hz=rate, gyro_rads=cols.get("gyro_rads"),
                              mag_uT=cols.get("mag_uT"), placement=dev.meta.placement, device=dev.meta.device_type,
                              dataset="anymo-bridge", source=str(path)))

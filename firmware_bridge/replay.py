@@ -12,7 +12,7 @@ import numpy as np
 
 from anymo.data.recording import STANDARD_GRAVITY_MPS2, Recording
 from anymo.preprocess.gaps import regularise
-from anymo.preprocess.resample import resample
+from anymo.preprocess.resample import estimate_rate_hz, resample
 
 EARTH_FIELD_UT = np.array([20.0, 0.0, -44.0])  # a mid-latitude field in the world frame (x north, z up)
 
@@ -43,13 +43,15 @@ def load_recordings(path: str | Path) -> list[Recording]:
 
 
 def nominal_rate_hz(rec: Recording) -> float:
-    """The recording's sampling rate: ``rate_hz`` or, when only times are known, 1 / median step."""
+    """The recording's sampling rate: ``rate_hz`` or, when only times are known, the project's estimate
+    from them (`estimate_rate_hz`: 1 / median step)."""
     if rec.rate_hz:
         return float(rec.rate_hz)
-    t = rec.times_s()
-    if len(t) < 2:
-        raise ValueError(f"recording {rec.source or ''} has fewer than 2 samples and no rate; cannot replay it")
-    return float(1.0 / np.median(np.diff(t)))
+    rate = estimate_rate_hz(rec.times_s(), min_samples=2)
+    if rate is None:
+        raise ValueError(f"recording {rec.source or ''} has no rate and fewer than 2 samples or non-increasing "
+                         "times; cannot replay it (give it a rate_hz or increasing t_s)")
+    return rate
 
 
 @dataclass
