@@ -219,9 +219,11 @@ def main() -> int:
     ap.add_argument("--synthetic", type=int, default=150)
     ap.add_argument("--real-per-dataset", type=int, default=30)
     ap.add_argument("--only", nargs="*", default=["parity", "quality", "speed"])
+    ap.add_argument("--threads", type=int, default=2, help="llama.cpp threads for parity and quality (speed: 1 and 2)")
+    ap.add_argument("--speed-threads", default="1,2")
     a = ap.parse_args()
     RESULTS.mkdir(exist_ok=True)
-    cap = Captioner.from_dir(a.captioner, threads=2)
+    cap = Captioner.from_dir(a.captioner, threads=a.threads)
     held = CaptionPairs.load(a.pairs)
     held = held.subset(held.heldout)
     meta = {"captioner": a.captioner, "trained_on": cap.config.get("training", {}).get("tokenizer", {}),
@@ -241,7 +243,7 @@ def main() -> int:
     if "speed" in a.only:
         from edge.captioner import bench_captioner
 
-        res = {**meta, **bench_captioner(a.captioner, threads=(1, 2))}
+        res = {**meta, **bench_captioner(a.captioner, threads=[int(t) for t in a.speed_threads.split(",")], n_windows=3)}
         (RESULTS / "caption_speed.json").write_text(json.dumps(res, indent=1) + "\n")
         print(json.dumps(res, indent=1))
     return 0
