@@ -68,7 +68,7 @@ def test_caption_from_a_real_recording_with_the_checkpoint_tokenizer() -> None:
     vocab = ["walking", "running", "sitting", "climbing stairs", "cycling"]
     scores = model.embed_imu(x) @ model.embed_text(vocab).T
     tokens = model.tokens(x)
-    cap = Captioner.from_dir(SHIPPED, threads=2)
+    cap = Captioner.from_dir(SHIPPED, threads=1)
     try:
         for i in range(len(win)):
             labels = [vocab[j] for j in np.argsort(-scores[i])[:3]]
