@@ -4,20 +4,18 @@ optional extra or a closed stdout (`anymo placements | head`) into one line or a
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import sys
 
 from anymo_cli.commands import COMMANDS, EXTRA_MODULES, Command
-
-LOG_FORMAT = "anymo %(name)s: %(levelname)s %(message)s"
+from anymo_cli.logs import set_verbosity
 
 
 def usage() -> str:
     width = max(len(n) for n in COMMANDS)
     lines = ["usage: anymo [-v] <command> [options]", "", "commands:"]
     lines += [f"  {name:<{width}}  {c.help}" for name, c in COMMANDS.items()]
-    lines += ["", "Run `anymo <command> --help` for the options of one command; -v logs progress (INFO)."]
+    lines += ["", "Run `anymo <command> --help` for the options of one command; -v logs progress (INFO), -vv debug detail."]
     return "\n".join(lines)
 
 
@@ -62,9 +60,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(argv: list[str]) -> int:
-    level = logging.WARNING
-    while argv and argv[0] in ("-v", "--verbose"):
-        level, argv = logging.INFO, argv[1:]
+    verbosity = 0
+    while argv and argv[0] in ("-v", "--verbose", "-vv"):
+        verbosity, argv = verbosity + (2 if argv[0] == "-vv" else 1), argv[1:]
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(usage())
         return 0
@@ -77,7 +75,7 @@ def _run(argv: list[str]) -> int:
     if command is None:
         print(f"anymo: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=level, format=LOG_FORMAT, stream=sys.stderr)
+    set_verbosity(verbosity)
     try:
         module = importlib.import_module(command.module)
     except ImportError as exc:

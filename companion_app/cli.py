@@ -20,6 +20,7 @@ from pathlib import Path
 
 import onnxruntime  # noqa: F401 - the device extra (with aiohttp below), imported first so a missing one is named
 
+from anymo_cli.logs import set_verbosity
 from companion_app.server import start_server
 
 
@@ -101,7 +102,7 @@ def main(argv: list[str], prog: str = "anymo app") -> int:
     if args.seconds is not None and not args.seconds > 0:
         print(f"{prog}: --seconds must be positive, got {args.seconds}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.WARNING, format=f"{prog}: %(levelname)s %(name)s: %(message)s")
+    set_verbosity(0)  # stderr logging when run on its own; `anymo -v app` raises it
     logging.getLogger("bleak.backends.bluezdbus.version").setLevel(logging.ERROR)
     from edge.live_service import ModelUnavailable, ServiceOptions, load_model
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from anymo_cli.logs import set_verbosity
 from companion_app.server import start_server  # aiohttp: the device extra, like rich and onnxruntime below
 from edge.demo_scenario import PHASES, phase_at
 from edge.live_cli import LiveView
@@ -239,7 +240,7 @@ def main(argv: list[str], prog: str = "anymo demo") -> int:
         print(f"{prog}: cannot create the output folder {args.out} ({exc.strerror or exc}); choose another --out",
               file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.WARNING, format=f"{prog}: %(levelname)s %(name)s: %(message)s")
+    set_verbosity(0)  # stderr logging when run as `python -m edge.demo`; `anymo -v demo` raises it
     logging.getLogger("bleak.backends.bluezdbus.version").setLevel(logging.ERROR)
     from edge.live_service import ModelUnavailable, ServiceOptions, load_model
 

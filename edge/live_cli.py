@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import signal
 import sys
 import time
@@ -29,6 +28,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from anymo_cli.logs import set_verbosity
 from edge.labels import UNCERTAIN
 
 
@@ -261,7 +261,7 @@ def main(argv: list[str], prog: str = "anymo live") -> int:
         print(f"{prog}: --replay {args.replay}: no such recording (make one with `anymo stream --record FILE`)",
               file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.WARNING, format=f"{prog}: %(levelname)s %(message)s")
+    set_verbosity(0)  # stderr logging when run on its own; `anymo -v live` raises it
     from edge.live_service import ModelUnavailable, ServiceOptions, load_model
 
     try:

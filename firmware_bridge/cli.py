@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from anymo.body.placement_names import check_placement_name
+from anymo_cli.logs import set_verbosity
 
 from .bluez_devices import release_hint
 from .clock import format_drift
@@ -377,7 +378,7 @@ def main(argv: list[str], prog: str = "anymo") -> int:
     prog = prog if prog.endswith(command) else f"{prog} {command}"
     args = PARSERS[command](prog).parse_args(argv[1:])
     args.prog = prog
-    logging.basicConfig(level=logging.WARNING, format=f"{prog}: %(levelname)s %(name)s: %(message)s")
+    set_verbosity(0)  # stderr logging when run on its own; `anymo -v scan` raises it
     logging.getLogger("bleak.backends.bluezdbus.version").setLevel(logging.ERROR)  # "cannot tell BlueZ version"
     from .scan import BluetoothUnavailable
 

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from anymo.body.placement_names import check_placement_name
+from anymo_cli.logs import set_verbosity
 from firmware_bridge.devices import PERIPHERALS
 
 log = logging.getLogger("anymo.emulate")
@@ -53,7 +54,8 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--mtu", type=int, metavar="N", help="ATT_MTU of every link, 23..517 (AnyMo IMU, Polar, Movesense; "
                    "default: the device's own)")
     p.add_argument("--adapter", default="hci0", help="adapter name (default hci0)")
-    p.add_argument("-v", "--verbose", action="store_true", help="log on stderr what the wearables do")
+    p.add_argument("-v", "--verbose", action="count", default=0,
+                   help="log on stderr what the wearables do (-vv: debug detail)")
     return p
 
 
@@ -183,8 +185,7 @@ def truth_table(em) -> str:
 def main(argv: list[str], prog: str = "anymo emulate") -> int:
     parser = build_parser(prog)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(name)s: %(message)s")
+    set_verbosity(args.verbose)
     try:
         specs = specs_from_args(args)
         return asyncio.run(serve(specs, args.adapter))
