@@ -154,7 +154,7 @@ def export_bundle(model, out_dir: str | Path, options: ExportOptions | None = No
                 encoders.setdefault("executorch", {})[precision] = f"encoder.{precision}.pte"
                 if precision == "int8":
                     quant["executorch"] = {"method": "PT2E + XNNPACKQuantizer (symmetric, per-channel weights), static activations",
-                                           "fp32_modules": info.get("skipped_modules", [])}
+                                           "fp32_modules": info.get("skipped_modules", []), "fallback": info.get("fallback")}
         from anymo.model.text import PROMPT_TEMPLATES
         from export.text_export import (
             SentenceEncoder,
@@ -229,7 +229,15 @@ def _pte_job(model, path: Path, precision: str, calib: list, fp32_leading: int) 
     from export.pte_export import export_pte
 
     torch.set_num_threads(1)
-    return export_pte(model, path, precision, calib, fp32_leading=fp32_leading)
+    try:
+        return export_pte(model, path, precision, calib, fp32_leading=fp32_leading)
+    except RuntimeError as exc:
+        if precision != "int8" or fp32_leading == 0:
+            raise
+        # XNNPACK 1.5.1 refuses some mixed fp32/int8 conv programs ("Weight and Input should both be
+        # quantized"): fall back to the tail alone in fp32 and say so in the manifest (parity.json measures it)
+        info = export_pte(model, path, precision, calib, fp32_leading=0)
+        return {**info, "fallback": f"fp32_leading={fp32_leading} did not lower ({exc}); only the tail is fp32"}
 
 
 def _preprocessing() -> dict:

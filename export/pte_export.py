@@ -76,7 +76,12 @@ def weighted_modules(ep: torch.export.ExportedProgram) -> list[str]:
     return out["conv"] + out["linear"]
 
 
-def _quantizer(skip_modules: Sequence[str]):
+def _conv_blocks(ep: torch.export.ExportedProgram) -> list[str]:
+    n_conv = sum(1 for n in ep.graph.nodes if n.op == "call_function" and "conv" in str(n.target))
+    return weighted_modules(ep)[:n_conv]
+
+
+def _quantizer(skip_modules: Sequence[str], skip_convs: bool = False):
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
         XNNPACKQuantizer,
         get_symmetric_quantization_config,
@@ -100,7 +105,9 @@ def _quantizer(skip_modules: Sequence[str]):
                 v = n.meta.get("val")
                 integer = isinstance(v, torch.Tensor) and not v.dtype.is_floating_point
                 paths = [p for p, _ in (n.meta.get("nn_module_stack") or {}).values()]
-                if integer or any(p in skip for p in paths):
+                # prepare_pt2e folds batch norms into convs first: the folded conv node has lost its module path
+                conv = skip_convs and n.op == "call_function" and "conv" in str(n.target)
+                if integer or conv or any(p in skip for p in paths):
                     del n.meta["quantization_annotation"]
                     dropped.add(n)
 
@@ -151,7 +158,8 @@ def export_pte(model: torch.nn.Module, path: str | Path, precision: str, calib: 
             # the same fp32 part as the ONNX int8 search chose: the tail and the first ``fp32_leading`` weighted layers
             skip = list(skip_modules) if skip_modules is not None else sorted(set(sensitive_linears(ep, tail_depth)) | set(weighted_modules(ep)[:fp32_leading]))
             counts: set[int] = set()
-            prepared = prepare_pt2e(ep.module(), _quantizer(skip))
+            convs = _conv_blocks(ep)
+            prepared = prepare_pt2e(ep.module(), _quantizer(skip, skip_convs=any(c in skip for c in convs)))
             seen = 0
             for b in calib:  # one window per call (the program's batch); 96 windows fix the ranges well
                 for i in range(len(b)):

@@ -37,10 +37,9 @@ class SentenceEncoder:
 
     def __init__(self, tokenizer=None, bert: nn.Module | None = None, tokenizer_json: Path | None = None) -> None:
         if tokenizer is None or bert is None:
-            from anymo.eval.metrics import minilm_dir
-            from anymo.model.text import _encoder
+            from anymo.model.text import load_minilm, minilm_dir
 
-            tokenizer, bert = _encoder()
+            tokenizer, bert = load_minilm()
             tokenizer_json = Path(minilm_dir()) / "tokenizer.json"
         if tokenizer_json is None:
             raise ValueError("a custom SentenceEncoder needs the tokenizer.json its tokenizer was built from")
