@@ -80,7 +80,7 @@ def main() -> int:
             continue
         f1, ch = mm[d]["macro_f1"], mm[d]["chance_accuracy"]
         checks = [f"chance+10 {'met' if f1 >= ch + 0.10 else 'NOT met'} ({_p(f1)} vs {_p(ch + 0.10)})"]
-        for ref in [k for k in ev["models"] if k == "simfeatures" or k.startswith("ablation")]:
+        for ref in [k for k in ev["models"] if k == "simfeatures" or (k.startswith("ablation") and "@" not in k)]:
             v = ev["models"][ref][d]["macro_f1"]
             checks.append(f"{'above' if f1 > v else 'NOT above'} {ref} ({_p(v)})")
         if m in ev.get("reworded", {}):
