@@ -23,11 +23,9 @@ Writes results/mocap_to_real.json and results/mocap_to_real.md.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +34,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from sim_to_real import HARDWARE, Target, compare, public, real_targets, summarise, walking_activities  # noqa: E402
+from sim_to_real import (  # noqa: E402
+    HARDWARE,
+    Target,
+    comparison_row,
+    gyro_lines,
+    parse_args,
+    procedural_walking,
+    real_targets,
+    simulate_bodies,
+    summarise,
+    table_row,
+)
 
 from anymo.data.datasets import DatasetNotFoundError, default_data_dir, load_dataset  # noqa: E402
 
@@ -70,35 +79,12 @@ def walking_source(data_dir: Path):
 
 
 def simulate_source_walking(target: Target, n_bodies: int, seconds: float, source: str, src) -> tuple[list, list]:
-    """Simulated acc/gyro stretches [T, 3] of ``source`` ("mocap" or "procedural") walking at ``target``'s
-    placement region and rate, as sim_to_real.simulate_walking does (same bodies, placements, hardware)."""
-    from anymo.body.named_placements import canonical_placement, placement_ids_for
-    from anymo.motion.procedural import generate_activity, random_body_shape
-    from anymo.sim.devices import device_preset
-    from anymo.sim.mounting import MountingConfig
-    from anymo.sim.simulate import SimConfig, simulate_imu
-
-    region = placement_ids_for(target.placement)
-    # the preset's error model at exactly the real rate (its own rate ladder lacks 120/64/50/32 Hz)
-    hw = replace(device_preset(HARDWARE), supported_rates_hz=())
-    cfg = SimConfig(rate_hz=target.rate_hz, hardware=hw, mounting=MountingConfig())
-    acts = walking_activities()
-    accs, gyros = [], []
-    for b in range(n_bodies):
-        rng = np.random.default_rng([7, b])
-        shape = random_body_shape(rng)
-        motion_rate = max(240.0, 2.0 * target.rate_hz)
-        if source == "mocap":
-            motion = src.motion(rng, seconds + 2.0, shape, motion_rate)
-        else:
-            motion = generate_activity(acts[b % len(acts)], seconds + 2.0, rng, shape=shape, rate_hz=motion_rate)
-        ids = np.array([canonical_placement(target.placement), *rng.choice(region, size=2, replace=False)])
-        sig = simulate_imu(motion, np.unique(ids), cfg, rng)
-        cut = int(1.0 * target.rate_hz)  # drop the first second (start-up)
-        for s in range(sig.acc_mps2.shape[0]):
-            accs.append(np.asarray(sig.acc_mps2[s, cut:], dtype=np.float64))
-            gyros.append(np.asarray(sig.gyro_rads[s, cut:], dtype=np.float64))
-    return accs, gyros
+    """Simulated acc/gyro stretches [T, 3] of ``source`` ("mocap": the clips of ``src``, or "procedural")
+    walking, as sim_to_real.simulate_walking does (same bodies, placements, hardware)."""
+    if source != "mocap":
+        return simulate_bodies(target, n_bodies, seconds, procedural_walking)
+    return simulate_bodies(target, n_bodies, seconds,
+                           lambda b, rng, shape, duration_s, rate_hz: src.motion(rng, duration_s, shape, rate_hz))
 
 
 def raw_vs_clean(data_dir: Path) -> dict | None:
@@ -136,26 +122,9 @@ def markdown(rows: list[dict], meta: dict, raw: dict | None) -> str:
         "",
         "| real set | placement | Hz | source | win | cadence spm (sim / real) | |acc| mean±std sim / real | p5-p95 sim / real | W1 m/s² | KS | bands 0-1/1-3/3-8/8-20 Hz sim ; real | spec r |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        *(table_row(r, dominant_hz=False) for r in rows),
+        *gyro_lines(rows),
     ]
-    for r in rows:
-        s, q, c = r["sim"], r["real"], r["compare"]
-        lines.append(
-            f"| {r['dataset']} | {r['placement']} | {r['rate_hz']:g} | {r['source']} | {s['windows']}/{q['windows']} | "
-            f"{s['cadence_spm'][0]:.0f}±{s['cadence_spm'][1]:.0f} / {q['cadence_spm'][0]:.0f}±{q['cadence_spm'][1]:.0f} | "
-            f"{s['acc_mag']['mean']:.2f}±{s['acc_mag']['std']:.2f} / {q['acc_mag']['mean']:.2f}±{q['acc_mag']['std']:.2f} | "
-            f"{s['acc_mag']['p5']:.1f}-{s['acc_mag']['p95']:.1f} / {q['acc_mag']['p5']:.1f}-{q['acc_mag']['p95']:.1f} | "
-            f"{c['acc_w1_mps2']:.2f} | {c['acc_ks']:.2f} | "
-            f"{'/'.join(f'{x:.2f}' for x in s['band_frac'])} ; {'/'.join(f'{x:.2f}' for x in q['band_frac'])} | {c['spectral_r']:.2f} |"
-        )
-    gy = [r for r in rows if "gyro_w1_rads" in r["compare"]]
-    if gy:
-        lines += ["", "Gyroscope (Xsens only): |gyro| mean±std sim / real, W1, KS", ""]
-        for r in gy:
-            s, q, c = r["sim"]["gyro_mag"], r["real"]["gyro_mag"], r["compare"]
-            lines.append(
-                f"- {r['placement']} ({r['source']}): {s['mean']:.2f}±{s['std']:.2f} / {q['mean']:.2f}±{q['std']:.2f} rad/s, "
-                f"W1 {c['gyro_w1_rads']:.2f} rad/s, KS {c['gyro_ks']:.2f}"
-            )
     if raw:
         lines += ["", "cmu_02_01 read raw vs cleaned (canonical placements, ideal IMU at 60 Hz): |acc| mean ± std (max), m/s²", "",
                   "| placement | raw | cleaned |", "| --- | --- | --- |"]  # fmt: skip
@@ -196,12 +165,7 @@ def interpretation(rows: list[dict]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--bodies", type=int, default=6, help="simulated bodies per source and placement")
-    ap.add_argument("--seconds", type=float, default=60.0, help="simulated seconds per body")
-    ap.add_argument("--data", type=Path, default=None, help="data directory (default $ANYMO_DATA or ../shared/data)")
-    ap.add_argument("--out", type=Path, default=ROOT / "results")
-    args = ap.parse_args(argv)
+    args = parse_args(argv, __doc__.split("\n")[0])
     data_dir = args.data or default_data_dir()
     t0 = time.perf_counter()
     src = walking_source(data_dir)
@@ -218,15 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("mocap", "procedural"):
             accs, gyros = simulate_source_walking(tg, args.bodies, args.seconds, name, src)
             sim = summarise(accs, tg.rate_hz, gyros if tg.gyro_rads is not None else None)
-            rows.append({"dataset": tg.dataset, "placement": tg.placement, "rate_hz": tg.rate_hz, "source": name,
-                         "sim": public(sim), "real": public(real), "compare": compare(sim, real)})  # fmt: skip
-            r = rows[-1]
-            print(
-                f"{tg.dataset:<18} {tg.placement:<12} {name:<10} cadence {sim['cadence_spm'][0]:5.1f} / {real['cadence_spm'][0]:5.1f} spm  "
-                f"|acc| {sim['acc_mag']['mean']:5.2f}±{sim['acc_mag']['std']:4.2f} / {real['acc_mag']['mean']:5.2f}±{real['acc_mag']['std']:4.2f}  "
-                f"W1 {r['compare']['acc_w1_mps2']:4.2f} KS {r['compare']['acc_ks']:4.2f} spec r {r['compare']['spectral_r']:4.2f}",
-                flush=True,
-            )
+            rows.append(comparison_row(tg, name, sim, real))
     raw = raw_vs_clean(data_dir)
     meta = {
         "command": "python benchmarks/mocap_to_real.py " + " ".join(argv if argv is not None else sys.argv[1:]),

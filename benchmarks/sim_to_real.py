@@ -208,34 +208,27 @@ def walking_activities() -> list[str]:
     return [a for a in ACTIVITIES if "walk" in a and not any(b in a for b in bad)]
 
 
-def simulate_walking(target: Target, n_bodies: int, seconds: float, source: str, data_dir: Path) -> tuple[list, list]:
-    """Simulated acc (and gyro) stretches [T, 3] at ``target``'s placement region and rate."""
-    from anymo.body.named_placements import canonical_placement, placement_ids_for
-    from anymo.motion.procedural import generate_activity, random_body_shape
-    from anymo.sim.simulate import SimConfig, simulate_imu
-
-    acts = walking_activities()
-    region = placement_ids_for(target.placement)
+def simulate_bodies(target: Target, n_bodies: int, seconds: float, motion_for) -> tuple[list, list]:
+    """Simulated acc and gyro stretches [T, 3] at ``target``'s placement region and rate: body ``b`` (seeded
+    [7, b]) moves as ``motion_for(b, rng, shape, duration_s, rate_hz)`` (a `Motion`), seen by the canonical
+    placement + 2 random ones in the region through the `HARDWARE` preset; the first second is dropped."""
     from dataclasses import replace
 
+    from anymo.body.named_placements import canonical_placement, placement_ids_for
+    from anymo.motion.procedural import random_body_shape
     from anymo.sim.devices import device_preset
     from anymo.sim.mounting import MountingConfig
+    from anymo.sim.simulate import SimConfig, simulate_imu
 
-    # the preset's error model at exactly the real rate (its own rate ladder lacks 120/64/50 Hz)
+    region = placement_ids_for(target.placement)
+    # the preset's error model at exactly the real rate (its own rate ladder lacks 120/64/50/32 Hz)
     hw = replace(device_preset(HARDWARE), supported_rates_hz=())
     cfg = SimConfig(rate_hz=target.rate_hz, hardware=hw, mounting=MountingConfig())
     accs, gyros = [], []
     for b in range(n_bodies):
         rng = np.random.default_rng([7, b])
         shape = random_body_shape(rng)
-        motion_rate = max(240.0, 2.0 * target.rate_hz)
-        if source == "procedural":
-            motion = generate_activity(acts[b % len(acts)], seconds + 2.0, rng, shape=shape, rate_hz=motion_rate)
-        else:
-            from anymo.motion.deepmimic import load_deepmimic
-
-            clip = data_dir / "deepmimic_motions" / "humanoid3d_walk.txt"
-            motion = load_deepmimic(clip, shape=shape, rate_hz=motion_rate, duration_s=seconds + 2.0)
+        motion = motion_for(b, rng, shape, seconds + 2.0, max(240.0, 2.0 * target.rate_hz))
         ids = np.array([canonical_placement(target.placement), *rng.choice(region, size=2, replace=False)])
         sig = simulate_imu(motion, np.unique(ids), cfg, rng)
         cut = int(1.0 * target.rate_hz)  # drop the first second (start-up)
@@ -243,6 +236,39 @@ def simulate_walking(target: Target, n_bodies: int, seconds: float, source: str,
             accs.append(np.asarray(sig.acc_mps2[s, cut:], dtype=np.float64))
             gyros.append(np.asarray(sig.gyro_rads[s, cut:], dtype=np.float64))
     return accs, gyros
+
+
+def procedural_walking(b: int, rng: np.random.Generator, shape, duration_s: float, rate_hz: float):
+    """Body ``b`` walks one of the procedural walking activities (cycling through them)."""
+    from anymo.motion.procedural import generate_activity
+
+    acts = walking_activities()
+    return generate_activity(acts[b % len(acts)], duration_s, rng, shape=shape, rate_hz=rate_hz)
+
+
+def simulate_walking(target: Target, n_bodies: int, seconds: float, source: str, data_dir: Path) -> tuple[list, list]:
+    """Simulated acc (and gyro) stretches [T, 3] of ``source`` ("procedural" or "deepmimic") walking."""
+    if source == "procedural":
+        return simulate_bodies(target, n_bodies, seconds, procedural_walking)
+    from anymo.motion.deepmimic import load_deepmimic
+
+    clip = data_dir / "deepmimic_motions" / "humanoid3d_walk.txt"
+    return simulate_bodies(target, n_bodies, seconds, lambda b, rng, shape, duration_s, rate_hz: load_deepmimic(
+        clip, shape=shape, rate_hz=rate_hz, duration_s=duration_s))
+
+
+def comparison_row(tg: Target, source: str, sim: dict, real: dict) -> dict:
+    """One result row (simulated ``source`` vs the real target), printed as one line as it comes."""
+    row = {"dataset": tg.dataset, "placement": tg.placement, "rate_hz": tg.rate_hz, "source": source,
+           "sim": public(sim), "real": public(real), "compare": compare(sim, real)}
+    c = row["compare"]
+    print(
+        f"{tg.dataset:<18} {tg.placement:<12} {source:<10} cadence {sim['cadence_spm'][0]:5.1f} / {real['cadence_spm'][0]:5.1f} spm  "
+        f"|acc| {sim['acc_mag']['mean']:5.2f}±{sim['acc_mag']['std']:4.2f} / {real['acc_mag']['mean']:5.2f}±{real['acc_mag']['std']:4.2f}  "
+        f"W1 {c['acc_w1_mps2']:4.2f} KS {c['acc_ks']:4.2f} spec r {c['spectral_r']:4.2f}",
+        flush=True,
+    )
+    return row
 
 
 # ---- report ----------------------------------------------------------------------------------------
@@ -258,29 +284,41 @@ def markdown(rows: list[dict], meta: dict) -> str:
         "",
         "| real set | placement | Hz | source | win | cadence spm (sim / real) | dom. Hz | |acc| mean±std sim / real | p5-p95 sim / real | W1 m/s² | KS | bands 0-1/1-3/3-8/8-20 Hz sim ; real | spec r |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        *(table_row(r, dominant_hz=True) for r in rows),
+        *gyro_lines(rows),
     ]
-    for r in rows:
-        s, q, c = r["sim"], r["real"], r["compare"]
-        lines.append(
-            f"| {r['dataset']} | {r['placement']} | {r['rate_hz']:g} | {r['source']} | {s['windows']}/{q['windows']} | "
-            f"{s['cadence_spm'][0]:.0f}±{s['cadence_spm'][1]:.0f} / {q['cadence_spm'][0]:.0f}±{q['cadence_spm'][1]:.0f} | "
-            f"{s['dominant_hz'][0]:.2f} / {q['dominant_hz'][0]:.2f} | "
-            f"{s['acc_mag']['mean']:.2f}±{s['acc_mag']['std']:.2f} / {q['acc_mag']['mean']:.2f}±{q['acc_mag']['std']:.2f} | "
-            f"{s['acc_mag']['p5']:.1f}-{s['acc_mag']['p95']:.1f} / {q['acc_mag']['p5']:.1f}-{q['acc_mag']['p95']:.1f} | "
-            f"{c['acc_w1_mps2']:.2f} | {c['acc_ks']:.2f} | "
-            f"{'/'.join(f'{x:.2f}' for x in s['band_frac'])} ; {'/'.join(f'{x:.2f}' for x in q['band_frac'])} | {c['spectral_r']:.2f} |"
-        )
-    gy = [r for r in rows if "gyro_w1_rads" in r["compare"]]
-    if gy:
-        lines += ["", "Gyroscope (Xsens only): |gyro| mean±std sim / real, W1, KS", ""]
-        for r in gy:
-            s, q, c = r["sim"]["gyro_mag"], r["real"]["gyro_mag"], r["compare"]
-            lines.append(
-                f"- {r['placement']} ({r['source']}): {s['mean']:.2f}±{s['std']:.2f} / {q['mean']:.2f}±{q['std']:.2f} rad/s, "
-                f"W1 {c['gyro_w1_rads']:.2f} rad/s, KS {c['gyro_ks']:.2f}"
-            )
     lines += ["", "## What this shows", "", *interpretation(rows)]
     return "\n".join(lines) + "\n"
+
+
+def table_row(r: dict, dominant_hz: bool) -> str:
+    """One markdown table row of a result row (the dominant-frequency column only with ``dominant_hz``)."""
+    s, q, c = r["sim"], r["real"], r["compare"]
+    dom = f"{s['dominant_hz'][0]:.2f} / {q['dominant_hz'][0]:.2f} | " if dominant_hz else ""
+    return (
+        f"| {r['dataset']} | {r['placement']} | {r['rate_hz']:g} | {r['source']} | {s['windows']}/{q['windows']} | "
+        f"{s['cadence_spm'][0]:.0f}±{s['cadence_spm'][1]:.0f} / {q['cadence_spm'][0]:.0f}±{q['cadence_spm'][1]:.0f} | "
+        f"{dom}"
+        f"{s['acc_mag']['mean']:.2f}±{s['acc_mag']['std']:.2f} / {q['acc_mag']['mean']:.2f}±{q['acc_mag']['std']:.2f} | "
+        f"{s['acc_mag']['p5']:.1f}-{s['acc_mag']['p95']:.1f} / {q['acc_mag']['p5']:.1f}-{q['acc_mag']['p95']:.1f} | "
+        f"{c['acc_w1_mps2']:.2f} | {c['acc_ks']:.2f} | "
+        f"{'/'.join(f'{x:.2f}' for x in s['band_frac'])} ; {'/'.join(f'{x:.2f}' for x in q['band_frac'])} | {c['spectral_r']:.2f} |"
+    )
+
+
+def gyro_lines(rows: list[dict]) -> list[str]:
+    """The gyroscope section (rows with real gyro only: Xsens), or nothing."""
+    gy = [r for r in rows if "gyro_w1_rads" in r["compare"]]
+    if not gy:
+        return []
+    lines = ["", "Gyroscope (Xsens only): |gyro| mean±std sim / real, W1, KS", ""]
+    for r in gy:
+        s, q, c = r["sim"]["gyro_mag"], r["real"]["gyro_mag"], r["compare"]
+        lines.append(
+            f"- {r['placement']} ({r['source']}): {s['mean']:.2f}±{s['std']:.2f} / {q['mean']:.2f}±{q['std']:.2f} rad/s, "
+            f"W1 {c['gyro_w1_rads']:.2f} rad/s, KS {c['gyro_ks']:.2f}"
+        )
+    return lines
 
 
 def interpretation(rows: list[dict]) -> list[str]:
@@ -310,13 +348,18 @@ def interpretation(rows: list[dict]) -> list[str]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def parse_args(argv: list[str] | None, description: str) -> argparse.Namespace:
+    """The options every walking sim-vs-real benchmark takes (this one and mocap_to_real)."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--bodies", type=int, default=6, help="simulated bodies per source and placement")
     ap.add_argument("--seconds", type=float, default=60.0, help="simulated seconds per body")
     ap.add_argument("--data", type=Path, default=None, help="data directory (default $ANYMO_DATA or ../shared/data)")
     ap.add_argument("--out", type=Path, default=ROOT / "results")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv, __doc__.split("\n")[0])
     data_dir = args.data or default_data_dir()
     t0 = time.perf_counter()
     targets = real_targets(data_dir)
@@ -330,23 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         for src in sources:
             accs, gyros = simulate_walking(tg, args.bodies, args.seconds, src, data_dir)
             sim = summarise(accs, tg.rate_hz, gyros if tg.gyro_rads is not None else None)
-            rows.append(
-                {
-                    "dataset": tg.dataset,
-                    "placement": tg.placement,
-                    "rate_hz": tg.rate_hz,
-                    "source": src,
-                    "sim": public(sim),
-                    "real": public(real),
-                    "compare": compare(sim, real),
-                }
-            )
-            r = rows[-1]
-            print(
-                f"{tg.dataset:<18} {tg.placement:<12} {src:<10} cadence {sim['cadence_spm'][0]:5.1f} / {real['cadence_spm'][0]:5.1f} spm  "
-                f"|acc| {sim['acc_mag']['mean']:5.2f}±{sim['acc_mag']['std']:4.2f} / {real['acc_mag']['mean']:5.2f}±{real['acc_mag']['std']:4.2f}  "
-                f"W1 {r['compare']['acc_w1_mps2']:4.2f} KS {r['compare']['acc_ks']:4.2f} spec r {r['compare']['spectral_r']:4.2f}"
-            )
+            rows.append(comparison_row(tg, src, sim, real))
     meta = {
         "command": "python benchmarks/sim_to_real.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "bodies": args.bodies,
