@@ -60,6 +60,13 @@ def add_captioner(bundle_dir: str | Path, captioner_dir: str | Path = DEFAULT_CA
     if shape is not None and (shape[0], shape[2]) != (cfg["n_codebooks"], cfg["token_steps"]) or shape is not None and shape[1] > cfg["codebook_size"]:
         raise CaptionerError(f"the captioner in {src} was trained for {cfg['n_codebooks']} codebooks x {cfg['codebook_size']} codes x "
                              f"{cfg['token_steps']} steps; the bundle's tokenizer emits {shape[0]} x {shape[1]} x {shape[2]}: retrain it")
+    # codes of another tokenizer checkpoint mean other motions: refuse when both sides record the weights
+    bundle_w = (manifest.get("model") or {}).get("meta", {}).get("checkpoint_weights_sha256")
+    cap_w = cfg.get("training", {}).get("tokenizer", {}).get("weights_sha256")
+    if bundle_w and cap_w and bundle_w != cap_w:
+        raise CaptionerError(f"the captioner in {src} was trained on the tokens of checkpoint weights sha256 {cap_w[:12]}..., "
+                             f"the bundle's encoder is {bundle_w[:12]}...: retrain it with that checkpoint "
+                             "(python -m anymo.caption.train --checkpoint CKPT ...)")
     dst = bundle_dir / CAPTIONER_DIR
     if dst.exists():
         shutil.rmtree(dst)

@@ -294,7 +294,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m anymo.caption.tra
     info = {"checkpoint": str(a.checkpoint), "labels": a.labels}
     if ck.is_file():
         info["checkpoint_config_sha256"] = hashlib.sha256(ck.read_bytes()).hexdigest()
-        info["checkpoint_meta"] = json.loads(ck.read_text()).get("meta", {})
+        ck_doc = json.loads(ck.read_text())
+        info["checkpoint_meta"] = ck_doc.get("meta", {})
+        # the bundle's model.meta.checkpoint_weights_sha256: the projector only fits that tokenizer's codes
+        info["weights_sha256"] = ck_doc.get("weights_sha256")
     train(pairs, a.out, TrainConfig(minutes=a.minutes, max_epochs=a.epochs, batch=a.batch, lr=a.lr, threads=a.threads, seed=a.seed),
           tokenizer_info=info)
     return 0

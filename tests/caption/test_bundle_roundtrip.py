@@ -76,6 +76,22 @@ def test_a_projector_for_another_tokenizer_is_refused(tmp_path: Path) -> None:
         add_captioner(bundle, _captioner_dir(tmp_path))
 
 
+def test_a_projector_trained_on_other_checkpoint_weights_is_refused(tmp_path: Path) -> None:
+    src = _captioner_dir(tmp_path)
+    cfg = json.loads((src / "config.json").read_text())
+    cfg["training"]["tokenizer"]["weights_sha256"] = "a" * 64
+    (src / "config.json").write_text(json.dumps(cfg))
+    bundle = _bundle(tmp_path)
+    m = read_manifest(bundle)
+    m["model"] = {"meta": {"checkpoint_weights_sha256": "b" * 64}}
+    write_manifest(bundle, m)
+    with pytest.raises(CaptionerError, match="retrain it with that checkpoint"):
+        add_captioner(bundle, src)
+    m["model"]["meta"]["checkpoint_weights_sha256"] = "a" * 64
+    write_manifest(bundle, m)
+    assert add_captioner(bundle, src)["trained_on"]["weights_sha256"] == "a" * 64
+
+
 def test_bundle_without_captioner_says_how_to_add_one(tmp_path: Path) -> None:
     with pytest.raises(CaptionerError, match="anymo export"):
         read_captioner_config(_bundle(tmp_path))
