@@ -193,7 +193,7 @@ def captioner_config(model_path: Path, tok: TextTokenizer, n_vocab: int, project
 
 
 def train(pairs: CaptionPairs, out_dir: str | Path, cfg: TrainConfig = TrainConfig(), tokenizer_info: dict | None = None,
-          log=print) -> dict:
+          log=print, init: np.ndarray | None = None) -> dict:
     """Train the projector on ``pairs`` (held-out ones for evaluation only); write ``out_dir``/projector.npy
     and config.json (the best held-out loss); return the training summary."""
     torch.manual_seed(cfg.seed)
@@ -213,6 +213,10 @@ def train(pairs: CaptionPairs, out_dir: str | Path, cfg: TrainConfig = TrainConf
     with torch.no_grad():  # start every step at the embedding of " movement" (+ noise): a sensible prompt at step 0
         base = lm.embed_tokens(torch.tensor(tok(INIT_WORD)[:1]))[0]
         proj.table.mul_(0.25).add_(base / c)
+        if init is not None:  # warm start, e.g. from a projector of an earlier checkpoint of the same tokenizer
+            if tuple(init.shape) != tuple(proj.table.shape):
+                raise ValueError(f"--init projector has shape {init.shape}, this tokenizer needs {tuple(proj.table.shape)}")
+            proj.table.copy_(torch.from_numpy(np.asarray(init, np.float32)))
     opt = torch.optim.AdamW(proj.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     eval_items = [enc[i] for i in held_idx[rng.permutation(len(held_idx))[: cfg.eval_pairs]]]
 
@@ -279,6 +283,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m anymo.caption.tra
     ap.add_argument("--lr", type=float, default=TrainConfig.lr)
     ap.add_argument("--threads", type=int, default=TrainConfig.threads)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init", help="projector.npy to start from (warm start) instead of the ' movement' embedding")
     a = ap.parse_args(argv)
     from anymo.caption.pairs import build_pairs
 
@@ -299,7 +304,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m anymo.caption.tra
         # the bundle's model.meta.checkpoint_weights_sha256: the projector only fits that tokenizer's codes
         info["weights_sha256"] = ck_doc.get("weights_sha256")
     train(pairs, a.out, TrainConfig(minutes=a.minutes, max_epochs=a.epochs, batch=a.batch, lr=a.lr, threads=a.threads, seed=a.seed),
-          tokenizer_info=info)
+          tokenizer_info={**info, "init": a.init} if a.init else info,
+          init=np.load(a.init, allow_pickle=False) if a.init else None)
     return 0
 
 
