@@ -15,7 +15,6 @@ from anymo.motion.procedural.activities import REGISTRY
 from anymo.motion.procedural.generate import _check
 from anymo.motion.procedural.impacts import (
     HandImpacts,
-    Impacts,
     add_hand_impacts,
     add_impacts,
 )
@@ -79,12 +78,7 @@ def generate_compositional_sequence(duration_s: float, rng: np.random.Generator,
     blended like the procedural sequences (`anymo.motion.procedural.sequence`), each with its own
     label segment and captions; the motion's captions tell the actions in order."""
     from anymo.motion.compositional.captions import action_phrases
-    from anymo.motion.procedural.sequence import (
-        _blend,
-        _blended_hand_impacts,
-        _blended_impacts,
-        _story,
-    )
+    from anymo.motion.procedural.sequence import ClipChain, _story
 
     _check(duration_s, rate_hz)
     shape = shape or random_body_shape(rng)
@@ -97,50 +91,32 @@ def generate_compositional_sequence(duration_s: float, rng: np.random.Generator,
     durs[-1] = duration_s - sum(durs[:-1])
     if len(durs) > 1 and durs[-1] < 3.0:  # too short to show an action: the one before takes it
         durs[-2] += durs.pop()
-    n_total = int(round(duration_s * rate_hz)) + 1
-    done, cur, n_done, prev_ov, t0 = [], None, 0, 0.0, 0.0
-    labels, preds, feet, hands = [], [], [], []
+    chain = ClipChain(int(round(duration_s * rate_hz)) + 1, rate_hz)
+    prev_ov, t0 = 0.0, 0.0
+    labels, preds = [], []
     for k, d in enumerate(durs):
         last = k == len(durs) - 1
         ov = 0.0 if last else min(float(rng.uniform(0.6, 1.2)), 0.3 * d, 0.3 * durs[k + 1])
         n_prev_ov = int(round(prev_ov * rate_hz)) + 1 if k else 0
         clip_s = d + ov
         if last:
-            clip_s = (n_total - n_done - (len(cur[0]) if cur else 0) + n_prev_ov - 1) / rate_hz
+            clip_s = chain.last_clip_s(n_prev_ov)
         while True:
             spec = random_spec(rng, base=None)
             if base in _bases_of(spec.action.kind):
                 break
         spec = MotionSpec(random_spec(rng, kind=spec.action.kind, base=base).action, base, speed if base == "walking" else 0.0)
         local, root, p, hand_imp = render_spec(spec, clip_s, rng, shape, rate_hz, style)
-        start_frame = n_done + len(cur[0]) - n_prev_ov if cur is not None else 0
-        n_tail = 0 if last else int(round(ov * rate_hz)) + 1
-        feet.append(_blended_impacts(p.impacts, start_frame, len(local), n_prev_ov, n_tail, rate_hz))
-        hands.append(_blended_hand_impacts(hand_imp, start_frame, len(local), n_prev_ov, n_tail, rate_hz))
-        if cur is None:
-            cur = (local, root)
-        else:
-            head, cur = _blend(cur[0], cur[1], local, root, n_prev_ov)
-            done.append(head)
-            n_done += len(head[0])
+        chain.add(local, root, p.impacts, hand_imp, n_prev_ov, 0 if last else int(round(ov * rate_hz)) + 1)
         start = t0 if k == 0 else t0 + 0.5 * prev_ov
         t0 += d
-        end = t0 + 0.5 * ov if not last else (n_done + len(cur[0]) - 1) / rate_hz
+        end = t0 + 0.5 * ov if not last else chain.end_s
         caps = captions_for(spec, rng)
         labels.append(LabelSegment(label_for(spec), float(start), float(end), captions=tuple(caps)))
         vp, _ = action_phrases(spec.action, rng)[0]
         preds.append(vp if base != "walking" else f"{vp} while walking")
         prev_ov = ov
-    done.append(cur)
-    local = quat_make_continuous(np.concatenate([x[0] for x in done]), axis=0)
-    root = np.concatenate([x[1] for x in done])
-    sk = make_skeleton(shape)
-    pos, quat = fast_fk(sk, root, local)
-    pos = add_impacts(pos, Impacts.concat(feet), rate_hz)
-    hands = [h for h in hands if len(h)]
-    if hands:
-        pos = add_hand_impacts(pos, HandImpacts(*(np.concatenate([getattr(h, f) for h in hands])
-                                                  for f in ("t_s", "side", "peak_mps2", "freq_hz", "zeta", "direction"))), rate_hz)
+    sk, pos, quat = chain.body_positions(shape)
     return BodyMotion(skeleton=sk, rate_hz=rate_hz, pos_m=pos, quat_wxyz=quat, labels=labels, captions=_story(preds, rng),
                       source="compositional:sequence")
 

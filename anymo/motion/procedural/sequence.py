@@ -94,6 +94,54 @@ def _blend(out_local, out_root, local, root, n_overlap: int):
     return (out_local[:a], out_root[:a]), (new_local, new_root)
 
 
+class ClipChain:
+    """Clips joined one after another into one motion of ``n_total`` frames, each blended into the one
+    before over an overlap (`_blend`), with each clip's foot and hand impacts weighted like its pose."""
+
+    def __init__(self, n_total: int, rate_hz: float) -> None:
+        self.n_total, self.rate_hz = n_total, rate_hz
+        self.done: list[tuple[np.ndarray, np.ndarray]] = []
+        self.cur: tuple[np.ndarray, np.ndarray] | None = None
+        self.n_done = 0
+        self.feet: list[Impacts] = []
+        self.hands: list[HandImpacts] = []
+
+    def last_clip_s(self, n_head: int) -> float:
+        """Length of a last clip that blends in over ``n_head`` frames and ends exactly at ``n_total`` frames."""
+        return (self.n_total - self.n_done - (len(self.cur[0]) if self.cur else 0) + n_head - 1) / self.rate_hz
+
+    def add(self, local: np.ndarray, root: np.ndarray, feet: Impacts, hands: HandImpacts, n_head: int, n_tail: int) -> None:
+        """Append a clip blended in over its first ``n_head`` frames (its last ``n_tail`` blend into the next)."""
+        start_frame = self.n_done + len(self.cur[0]) - n_head if self.cur is not None else 0
+        self.feet.append(_blended_impacts(feet, start_frame, len(local), n_head, n_tail, self.rate_hz))
+        self.hands.append(_blended_hand_impacts(hands, start_frame, len(local), n_head, n_tail, self.rate_hz))
+        if self.cur is None:
+            self.cur = (local, root)
+        else:
+            head, self.cur = _blend(self.cur[0], self.cur[1], local, root, n_head)
+            self.done.append(head)
+            self.n_done += len(head[0])
+
+    @property
+    def end_s(self) -> float:
+        """Time of the last frame so far."""
+        return (self.n_done + len(self.cur[0]) - 1) / self.rate_hz
+
+    def body_positions(self, shape: BodyShape):
+        """The skeleton, and segment positions (impacts added) and orientations of the joined motion."""
+        done = self.done + [self.cur]
+        local = quat_make_continuous(np.concatenate([d[0] for d in done]), axis=0)
+        root = np.concatenate([d[1] for d in done])
+        sk = make_skeleton(shape)
+        pos, quat = fast_fk(sk, root, local)
+        pos = add_impacts(pos, Impacts.concat(self.feet), self.rate_hz)
+        hands = [h for h in self.hands if len(h)]
+        if hands:
+            pos = add_hand_impacts(pos, HandImpacts(*(np.concatenate([getattr(h, f) for h in hands]) for f in
+                                                      ("t_s", "side", "peak_mps2", "freq_hz", "zeta", "direction"))), self.rate_hz)
+        return sk, pos, quat
+
+
 MIN_STEP_S = {"stand_to_sit": 2.5, "sit_to_stand": 2.5, "lying_down": 6.0, "getting_up": 6.0}
 
 
@@ -155,11 +203,8 @@ def generate_sequence(activities: list[str] | None, duration_s: float, rng: np.r
         durs[-1] = duration_s - sum(durs[:-1])
     # each overlap fits in both clips it joins (at most 40 % of either)
     overlaps = [min(float(rng.uniform(0.5, 1.5)), 0.4 * d, 0.4 * d_next) for d, d_next in zip(durs, durs[1:] + [np.inf])]
-    n_total = int(round(duration_s * rate_hz)) + 1
-    done: list[tuple[np.ndarray, np.ndarray]] = []
-    n_done = 0
-    cur = None
-    labels, preds, impacts, hand_impacts = [], [], [], []
+    chain = ClipChain(int(round(duration_s * rate_hz)) + 1, rate_hz)
+    labels, preds = [], []
     t0, prev_ov = 0.0, 0.0
     for k, ((act, posture), d) in enumerate(zip(plan, durs)):
         last = k == len(plan) - 1
@@ -167,37 +212,19 @@ def generate_sequence(activities: list[str] | None, duration_s: float, rng: np.r
         n_prev_ov = int(round(prev_ov * rate_hz)) + 1 if k else 0
         clip_s = d + ov
         if last:  # exactly the frames still missing
-            clip_s = (n_total - n_done - (len(cur[0]) if cur else 0) + n_prev_ov - 1) / rate_hz
+            clip_s = chain.last_clip_s(n_prev_ov)
         posture_arg = posture if posture in spec(act).postures and len(spec(act).postures) > 1 else None
         local, root, p = render_clip(act, clip_s, rng, shape=shape, rate_hz=rate_hz, posture=posture_arg,
                                      style=style, hand=hand)
-        start_frame = n_done + len(cur[0]) - n_prev_ov if cur is not None else 0
-        n_tail = 0 if last else int(round(ov * rate_hz)) + 1
-        impacts.append(_blended_impacts(p.impacts, start_frame, len(local), n_prev_ov, n_tail, rate_hz))
-        hand_impacts.append(_blended_hand_impacts(p.hand_impacts, start_frame, len(local), n_prev_ov, n_tail, rate_hz))
-        if cur is None:
-            cur = (local, root)
-        else:
-            head, cur = _blend(cur[0], cur[1], local, root, n_prev_ov)
-            done.append(head)
-            n_done += len(head[0])
+        chain.add(local, root, p.impacts, p.hand_impacts, n_prev_ov, 0 if last else int(round(ov * rate_hz)) + 1)
         start = t0 if k == 0 else t0 + 0.5 * prev_ov
         t0 += d
-        end = t0 + 0.5 * ov if not last else (n_done + len(cur[0]) - 1) / rate_hz
+        end = t0 + 0.5 * ov if not last else chain.end_s
         preds.append(predicate(spec(act), p, rng, spec(act).phrases[int(rng.integers(len(spec(act).phrases)))]))
         # this step's own captions, written from the parameters it was rendered with (speed, hand, ...)
         labels.append(LabelSegment(spec(act).text, float(start), float(end), captions=tuple(make_captions(spec(act), p, rng))))
         prev_ov = ov
-    done.append(cur)
-    local = quat_make_continuous(np.concatenate([d[0] for d in done]), axis=0)
-    root = np.concatenate([d[1] for d in done])
-    sk = make_skeleton(shape)
-    pos, quat = fast_fk(sk, root, local)
-    pos = add_impacts(pos, Impacts.concat(impacts), rate_hz)
-    hands = [h for h in hand_impacts if len(h)]
-    if hands:
-        pos = add_hand_impacts(pos, HandImpacts(*(np.concatenate([getattr(h, f) for h in hands]) for f in
-                                                  ("t_s", "side", "peak_mps2", "freq_hz", "zeta", "direction"))), rate_hz)
+    sk, pos, quat = chain.body_positions(shape)
     return BodyMotion(skeleton=sk, rate_hz=rate_hz, pos_m=pos, quat_wxyz=quat, labels=labels,
                       captions=_story(preds, rng), source="procedural:sequence")
 
