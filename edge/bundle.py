@@ -20,6 +20,8 @@ import hashlib
 import json
 from pathlib import Path
 
+from anymo.versioned_json import read_versioned_json
+
 FORMAT = "anymo-edge-bundle"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -78,18 +80,8 @@ def read_manifest(bundle_dir: str | Path) -> dict:
         raise BundleError(f"bundle {bundle_dir}: no such folder; export one with `anymo export --checkpoint CKPT --out {bundle_dir}`")
     if not path.is_file():
         raise BundleError(f"bundle {bundle_dir}: no {MANIFEST}; this is not an exported bundle (make one with `anymo export`)")
-    try:
-        m = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleError(f"bundle {bundle_dir}: {MANIFEST} is not valid JSON ({exc}); re-export the bundle") from exc
-    if not isinstance(m, dict) or m.get("format") != FORMAT:
-        raise BundleError(f"bundle {bundle_dir}: {MANIFEST} is not an {FORMAT} manifest (format={m.get('format') if isinstance(m, dict) else None!r})")
-    version = m.get("format_version")
-    if version != FORMAT_VERSION:
-        raise BundleError(
-            f"bundle {bundle_dir}: format version {version!r} is not supported by this runtime (it reads version {FORMAT_VERSION}); "
-            "re-export the bundle with this version's `anymo export`, or install the anymo-edge version that wrote it"
-        )
+    m = read_versioned_json(path, FORMAT, FORMAT_VERSION, BundleError, what="an AnyMo Edge bundle manifest",
+                            remedy="re-export the bundle with this version's `anymo export`, or install the anymo-edge version that wrote it")
     if not isinstance(m.get("files"), dict):
         raise BundleError(f"bundle {bundle_dir}: {MANIFEST} has no file list; re-export the bundle")
     return m

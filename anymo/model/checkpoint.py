@@ -19,6 +19,7 @@ from safetensors.torch import load_file, save_file
 
 from anymo.model.config import ModelConfig
 from anymo.model.network import AnyMoModel
+from anymo.versioned_json import read_versioned_json
 
 FORMAT_NAME = "anymo-model"
 FORMAT_VERSION = 1
@@ -65,14 +66,8 @@ def read_config(directory: str | Path) -> dict:
     path = Path(directory) / CONFIG_NAME
     if not path.is_file():
         raise CheckpointError(f"{path}: no checkpoint config; expected a folder written by anymo.model.checkpoint.save_checkpoint (anymo train --out DIR)")
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: not readable JSON ({exc}); the checkpoint is corrupt, re-save or re-train it") from exc
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
-        raise CheckpointError(f"{path}: 'format' must be {FORMAT_NAME!r}; this is not an AnyMo model checkpoint")
-    if doc.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: format_version {doc.get('format_version')!r} is not {FORMAT_VERSION}, the one this code reads; use the matching anymo-edge version")
+    doc = read_versioned_json(path, FORMAT_NAME, FORMAT_VERSION, CheckpointError, what="an AnyMo model checkpoint",
+                              remedy="re-save or re-train the checkpoint, or use the anymo-edge version that wrote it")
     for key in ("config", "weights_sha256"):
         if key not in doc:
             raise CheckpointError(f"{path}: missing field {key!r}; the checkpoint is incomplete, re-save it")

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from anymo.preprocess.model_input import ModelInput, WindowMeta
+from anymo.versioned_json import read_versioned_json
 
 FORMAT_NAME = "anymo-sim-shards"
 FORMAT_VERSION = 1
@@ -222,16 +223,8 @@ def load_manifest(directory: str | Path) -> dict:
     if not path.is_file():
         hint = " (shards without a manifest: the run was interrupted; run it again)" if any(directory.glob("shard-*.npz")) else ""
         raise ShardFormatError(f"{path}: no manifest; not a simulated dataset folder{hint}")
-    try:
-        m = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ShardFormatError(f"{path}: not readable JSON ({exc})") from exc
-    if not isinstance(m, dict) or m.get("format") != FORMAT_NAME:
-        raise ShardFormatError(f"{path}: 'format' must be {FORMAT_NAME!r}")
-    if m.get("format_version") != FORMAT_VERSION:
-        raise ShardFormatError(
-            f"{path}: format_version {m.get('format_version')} is not {FORMAT_VERSION}, the one this reader knows; regenerate the dataset"
-        )
+    m = read_versioned_json(path, FORMAT_NAME, FORMAT_VERSION, ShardFormatError, what="a simulated dataset manifest",
+                            remedy="regenerate the dataset with this version's `anymo simulate`")
     need = ("rate_hz", "window_s", "seed", "counts", "shards", "placement_table")
     missing = [k for k in need if k not in m]
     if missing:

@@ -59,7 +59,7 @@ def test_weights_of_another_architecture_are_refused(saved, tmp_path):
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (lambda d: d.update(format_version=99), "format_version"),
+        (lambda d: d.update(format_version=99), "format version 99 is not supported"),
         (lambda d: d.update(format="something-else"), "not an AnyMo model checkpoint"),
         (lambda d: d["config"].update(hidden_size=3), "unknown ModelConfig fields"),
         (lambda d: d.pop("weights_sha256"), "missing field"),
