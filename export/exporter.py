@@ -105,7 +105,6 @@ def export_bundle(model, out_dir: str | Path, options: ExportOptions | None = No
     example = max(calib, key=lambda b: b.n_sensors)
     encoders: dict[str, dict[str, str]] = {}
     quant: dict = {}
-    fp32_leading = 0  # leading weighted layers the int8 models keep in fp32 (the ONNX search sets it)
     pool = None
     pte_jobs: dict = {}
     if "pte" in options.formats:
@@ -116,9 +115,9 @@ def export_bundle(model, out_dir: str | Path, options: ExportOptions | None = No
             from concurrent.futures import ProcessPoolExecutor
 
             pool = ProcessPoolExecutor(min(options.jobs - 1, len(options.precisions)), mp_context=multiprocessing.get_context("spawn"))
-        if "fp32" in options.precisions and not (options.resume and (out_dir / "encoder.fp32.pte").is_file()):
-            # int8 waits for the ONNX search (it keeps the same layers in fp32)
-            pte_jobs["fp32"] = pool.submit(_pte_job, model, out_dir / "encoder.fp32.pte", "fp32", calib_b, 0) if pool else None
+        for precision in options.precisions:
+            if not (options.resume and (out_dir / f"encoder.{precision}.pte").is_file()):
+                pte_jobs[precision] = pool.submit(_pte_job, model, out_dir / f"encoder.{precision}.pte", precision, calib_b) if pool else None
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
         if "onnx" in options.formats:
@@ -137,24 +136,22 @@ def export_bundle(model, out_dir: str | Path, options: ExportOptions | None = No
                     r = onnx_export.quantize_int8(fp32, out_dir / "encoder.int8.onnx", calib_b, held_b, options.token_target)
                     search_file.write_text(json.dumps({k: v for k, v in asdict(r).items() if k != "path"}))
                 encoders["onnxruntime"]["int8"] = r.path.name
-                fp32_leading = r.token_depth
                 quant["onnxruntime"] = {"method": "static QDQ (onnxruntime.quantization), per-channel int8 weights, uint8 activations, MinMax calibration",
                                         "quantized_ops": onnx_export.QUANTIZED_OPS, "fp32_leading_weighted_layers": r.token_depth,
                                         "fp32_nodes": len(r.excluded_nodes), "fp32_node_names": r.excluded_nodes,
                                         "held_out_token_agreement_vs_fp32_onnx": r.token_agreement}
-        if "pte" in options.formats and "int8" in options.precisions and not (options.resume and (out_dir / "encoder.int8.pte").is_file()):
-            pte_jobs["int8"] = pool.submit(_pte_job, model, out_dir / "encoder.int8.pte", "int8", calib_b, fp32_leading) if pool else None
         if "pte" in options.formats:
             for precision in options.precisions:  # already there (resume)
                 if precision not in pte_jobs:
                     encoders.setdefault("executorch", {})[precision] = f"encoder.{precision}.pte"
             for precision, fut in pte_jobs.items():
                 log.info("ExecuTorch %s export (XNNPACK)%s", precision, " (waiting for its process)" if pool else "")
-                info = fut.result() if pool else _pte_job(model, out_dir / f"encoder.{precision}.pte", precision, calib_b, fp32_leading)
+                info = fut.result() if pool else _pte_job(model, out_dir / f"encoder.{precision}.pte", precision, calib_b)
                 encoders.setdefault("executorch", {})[precision] = f"encoder.{precision}.pte"
                 if precision == "int8":
-                    quant["executorch"] = {"method": "PT2E + XNNPACKQuantizer (symmetric, per-channel weights), static activations",
-                                           "fp32_modules": info.get("skipped_modules", []), "fallback": info.get("fallback")}
+                    quant["executorch"] = {"method": "PT2E + XNNPACKQuantizer dynamic int8: per-channel int8 weights of the linear "
+                                                     "layers, activations quantised per call; convolutions fp32",
+                                           "fp32_modules": info.get("skipped_modules", [])}
         from anymo.model.text import PROMPT_TEMPLATES
         from export.text_export import (
             SentenceEncoder,
@@ -222,22 +219,14 @@ def export_bundle(model, out_dir: str | Path, options: ExportOptions | None = No
     return manifest
 
 
-def _pte_job(model, path: Path, precision: str, calib: list, fp32_leading: int) -> dict:
+def _pte_job(model, path: Path, precision: str, calib: list) -> dict:
     """One ExecuTorch export (runs in a worker process when ``jobs`` > 1)."""
     import torch
 
     from export.pte_export import export_pte
 
     torch.set_num_threads(1)
-    try:
-        return export_pte(model, path, precision, calib, fp32_leading=fp32_leading)
-    except RuntimeError as exc:
-        if precision != "int8" or fp32_leading == 0:
-            raise
-        # XNNPACK 1.5.1 refuses some mixed fp32/int8 conv programs ("Weight and Input should both be
-        # quantized"): fall back to the tail alone in fp32 and say so in the manifest (parity.json measures it)
-        info = export_pte(model, path, precision, calib, fp32_leading=0)
-        return {**info, "fallback": f"fp32_leading={fp32_leading} did not lower ({exc}); only the tail is fp32"}
+    return export_pte(model, path, precision, calib)
 
 
 def _preprocessing() -> dict:

@@ -84,6 +84,7 @@ class TrainConfig:
     w_label: float = 0.5
     w_vq: float = 0.25
     caption_fraction: float = 0.5  # text target: the caption, else a prompt of the activity label
+    balance_power: float = 0.0  # windows drawn with probability count(activity)^-power: 0 as stored, 1 every activity alike
     threads: int = 2
     max_windows: int | None = None
     val_windows: int = 600
@@ -154,11 +155,25 @@ def _few_biased(k: int) -> np.ndarray:
     return w / w.sum()
 
 
+def activity_balanced_probs(data: SimWindows, power: float) -> np.ndarray:
+    """Per-window draw probabilities proportional to count(activity)^-power (rare activities, e.g. the
+    shoulder exercises among walking and dancing, drawn more often); cached on ``data``."""
+    cache = data.__dict__.setdefault("_balanced_probs", {})
+    if power not in cache:
+        names, inv, counts = np.unique(np.array(data.activity), return_inverse=True, return_counts=True)
+        w = counts[inv].astype(np.float64) ** -power
+        cache[power] = w / w.sum()
+    return cache[power]
+
+
 def sample_batch(data: SimWindows, texts: TextTable, labels: list[str], cfg: TrainConfig, rng: np.random.Generator,
                  g: torch.Generator) -> dict[str, torch.Tensor]:
     """One training batch: teacher view (all sensors), augmented views A and B, texts and labels."""
     n, s = len(data), data.n_sensors
-    idx = rng.choice(n, cfg.batch, replace=n < cfg.batch)
+    if cfg.balance_power:
+        idx = rng.choice(n, cfg.batch, replace=True, p=activity_balanced_probs(data, cfg.balance_power))
+    else:
+        idx = rng.choice(n, cfg.batch, replace=n < cfg.batch)
     order = np.argsort(rng.random((cfg.batch, s)), axis=1)
     # one sensor count per view and batch (no padded slots to compute), biased toward the few-sensor
     # setups people wear; padding is exact anyway (masked keys get zero attention)
