@@ -1,7 +1,7 @@
 """`anymo caption --bundle BUNDLE_DIR RECORDING [--json]`: a caption per 5 s window of a recording (no torch).
 
-RECORDING is a recording file in any format `anymo.data.loaders.load_file` reads, or a registered dataset
-sample ``DATASET[:INDEX]`` (e.g. ``hmp_adl:3``; `anymo datasets` lists them). Each window goes through
+RECORDING is a recording file in any format `anymo.data.loaders.load_file` reads, a folder of such files,
+or a registered dataset sample ``DATASET[:INDEX]`` (e.g. ``hmp_adl:3``; `anymo datasets` lists them). Each window goes through
 the bundle's encoder/tokenizer (`edge.engine.Engine`): its zero-shot top labels (the bundle's label
 vocabulary) and motion tokens are the captioner's prompt (`edge.captioner.Captioner`).
 """
@@ -22,11 +22,17 @@ TOP_K = 3
 
 
 def load_recordings(spec: str):
-    """A file path, or ``DATASET[:INDEX]`` of the registered real datasets."""
+    """A file path, a folder of recording files (every file but hidden ones and ``index.csv``, sorted), or
+    ``DATASET[:INDEX]`` of the registered real datasets."""
     from anymo.data.datasets import DATASETS, load_dataset
     from anymo.data.loaders import load_file
 
     path = Path(spec)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and p.name != "index.csv")
+        if not files:
+            raise FileNotFoundError(f"{path}: the folder holds no recording files")
+        return [r for f in files for r in load_file(f)], str(path)
     if path.exists():
         return load_file(path), str(path)
     name, _, index = spec.partition(":")
@@ -95,7 +101,7 @@ def caption_recording(bundle: str | Path, spec: str, threads: int = 2, max_windo
 
 def main(argv: list[str], prog: str = "anymo caption") -> int:
     ap = argparse.ArgumentParser(prog=prog, description="caption every 5 s window of a recording with the bundle's captioner")
-    ap.add_argument("recording", help="a recording file, or DATASET[:INDEX] (see `anymo datasets`)")
+    ap.add_argument("recording", help="a recording file, a folder of them, or DATASET[:INDEX] (see `anymo datasets`)")
     ap.add_argument("--bundle", default=None, help="model bundle folder (default: the shipped bundle)")
     ap.add_argument("--json", action="store_true", help="print one JSON object per window")
     ap.add_argument("--threads", type=int, default=2)
