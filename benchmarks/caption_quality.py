@@ -6,8 +6,11 @@ results/caption_speed.json.
         --pairs /work/cap/pairs_untrained.npz --checkpoint models/anymo-edge-small/checkpoint
 
 * parity: on held-out pairs, greedy captions of the device path (llama.cpp, Q4_1 weights, embeddings through
-  the batch API) and of PyTorch (the same GGUF dequantised to float32, `anymo.caption.llama`); the share of
-  identical captions and the first next-token logits' difference (max |d|, and relative to the logits' spread);
+  the batch API) and of PyTorch (`anymo.caption.llama`) with each of ``--numerics``: ``ggml`` (the PyTorch model
+  of what llama.cpp computes: same quantised weights, activations quantised as ggml does, float16 KV cache and
+  attention accumulator) and ``float32`` (the dequantised weights on float32 activations, the training model);
+  the share of identical captions, the first next-token logits' difference (max and median |d|, max |d| relative
+  to the logits' std), and at each divergence llama.cpp's own top-2 logit margin;
 * quality: BERTScore-F1 (all-MiniLM-L6-v2 as in `anymo.eval.metrics`), ROUGE-L (rouge-score, best over the
   references) and corpus BLEU-4 (sacrebleu, multi-reference) of the captioner and of the template baseline
   "A person is {top-1 label}." on (a) held-out synthetic windows (references: the window's own faithful caption
@@ -72,39 +75,116 @@ def scores(cands: list[str], refs: list[list[str]]) -> dict:
     }
 
 
-def parity(cap: Captioner, pairs: CaptionPairs, n: int) -> dict:
+NUMERICS_NOTE = {
+    "float32": "PyTorch runs the GGUF's weights dequantised to float32 on float32 activations (the training model); "
+               "llama.cpp quantises activations to Q8_1/Q8_0 in its matrix products, keeps K/V in float16 and "
+               "accumulates attention in float16, so logits differ by that rounding",
+    "ggml": "PyTorch runs the model of what llama.cpp computes on CPU (anymo.caption.ggml_numerics): the same "
+            "quantised weights, activations quantised to Q8_1 (Q8_0 for the tied output) as ggml does, float16 K/V, "
+            "flash attention with a float16 accumulator, ggml's rope angles and rms_norm; what is left is float32 "
+            "summation order inside ggml's kernels (and the roundings that order flips downstream)",
+}
+
+
+def _parity_stats(rows: list[dict], n: int) -> dict:
+    dmax = np.array([r["max_abs_logit_diff"] for r in rows])
+    drel = np.array([r["max_abs_logit_diff_over_std"] for r in rows])
+    dmed = np.array([r["median_abs_logit_diff"] for r in rows])
+    flips = [r for r in rows if r["first_divergence"] is not None]
+    return {
+        "identical_captions": sum(r["identical"] for r in rows) / n,
+        "first_token_top1_agreement": sum(r["first_token_top1_agrees"] for r in rows) / n,
+        "logit_max_abs_diff": {"median": float(np.median(dmax)), "p95": float(np.percentile(dmax, 95)), "max": float(dmax.max())},
+        "logit_median_abs_diff": {"median": float(np.median(dmed)), "max": float(dmed.max())},
+        "logit_max_abs_diff_over_std": {"median": float(np.median(drel)), "max": float(drel.max())},
+        # where greedy decoding parted: the llama.cpp logit margin between its own top-2 at that step
+        "divergences": [{"step": r["first_divergence"], "llama_cpp_top2_margin": r["llama_cpp_margin_at_divergence"]} for r in flips],
+    }
+
+
+def _torch_greedy_with_logits(lm, table: np.ndarray, e, max_new: int, stop: set[int], banned: np.ndarray) -> tuple[list[int], list[np.ndarray]]:
+    """PyTorch greedy decoding (KV cache), the logits of every step (banned tokens masked)."""
+    import torch
+
+    t = torch.as_tensor(np.asarray(table, np.float32))
+    motion = t[torch.arange(t.shape[0])[:, None], torch.from_numpy(np.asarray(e.motion, np.int64))].sum(0)
+    emb = lm.embed_tokens(torch.tensor(e.before + e.after))
+    x = torch.cat([emb[: len(e.before)], motion, emb[len(e.before):]])[None]
+    cache: list[list] = [[] for _ in lm.blocks]
+    mask = torch.from_numpy(banned)
+    out, logits_all = [], []
+    with torch.no_grad():
+        logits = lm.logits(lm.step(x, cache)[0, -1])
+        while len(out) < max_new:
+            logits = logits.masked_fill(mask, float("-inf"))
+            logits_all.append(logits.numpy().copy())
+            nxt = int(torch.argmax(logits))
+            if nxt in stop:
+                break
+            out.append(nxt)
+            logits = lm.logits(lm.step(lm.embed_tokens(torch.tensor([[nxt]])), cache)[0, -1])
+    return out, logits_all
+
+
+def _cpp_step_logits(cap: Captioner, pairs: CaptionPairs, i: int, ids: list[int]) -> list[np.ndarray]:
+    """llama.cpp's logits (banned tokens masked) at every step of teacher-forcing ``ids``."""
+    before, motion, after = cap.prompt(pairs.token_ids[i], pairs.top_labels[i], pairs.placements[i])
+    r = cap.runner
+    lg = r.prompt_logits(before, motion, after)
+    pos = len(before) + len(motion) + len(after)
+    res = []
+    for t in [*ids, None]:
+        lg = lg.copy()
+        lg[cap.banned] = -np.inf
+        res.append(lg)
+        if t is None:
+            break
+        pos = r.feed_tokens([t], pos, want_logits=True)
+        lg = r.last_logits()
+    return res
+
+
+def parity(cap: Captioner, pairs: CaptionPairs, n: int, numerics: list[str]) -> dict:
+    """Greedy captions of llama.cpp vs the PyTorch model with each of ``numerics``; logits compared at the first
+    caption token (max and median |difference| over the vocabulary, and max relative to the logits' std)."""
     import torch
 
     from anymo.caption.llama import load_gguf_llama
     from anymo.caption.prompt import build_prompt
-    from anymo.caption.train import Encoded, greedy_torch
+    from anymo.caption.train import Encoded
     from edge.captioner import base_model_path
 
-    torch.set_num_threads(2)
-    lm = load_gguf_llama(base_model_path())
-    same, dmax, drel, top1, rows = 0, [], [], 0, []
+    torch.set_num_threads(1)
+    lm = load_gguf_llama(base_model_path(), numerics="ggml" if "ggml" in numerics else "float32")
+    cpp = []
     for i in range(n):
-        labels, places = pairs.top_labels[i], pairs.placements[i]
-        ids_cpp = cap.caption_ids(pairs.token_ids[i], labels, places)
-        logit_cpp = cap.next_token_logits(pairs.token_ids[i], labels, places)
-        p = build_prompt(labels, places)
-        e = Encoded(cap._tokens(p.before), pairs.token_ids[i], cap._tokens(p.after), [])
-        ids_pt, logit_pt = greedy_torch(lm, cap.projector, e, cap.max_new_tokens, cap.stop_ids, cap.banned)
-        same += ids_cpp == ids_pt
-        d = np.abs(logit_cpp - logit_pt)
-        dmax.append(float(d.max()))
-        drel.append(float(d.max() / logit_pt.std()))
-        top1 += int(np.argmax(logit_cpp) == np.argmax(logit_pt))
-        rows.append({"llama_cpp": cap.runner.detokenize(ids_cpp), "pytorch": cap.runner.detokenize(ids_pt), "max_abs_logit_diff": dmax[-1]})
-    return {
-        "n": n, "identical_captions": same / n,
-        "first_token_top1_agreement": top1 / n,
-        "logit_max_abs_diff": {"median": float(np.median(dmax)), "p95": float(np.percentile(dmax, 95)), "max": float(np.max(dmax))},
-        "logit_max_abs_diff_over_std": {"median": float(np.median(drel)), "max": float(np.max(drel))},
-        "note": "llama.cpp runs Q4_1 weights with 8-bit quantised activations in its matrix products; PyTorch the same "
-                "weights dequantised to float32 with float32 activations, so logits differ by that rounding",
-        "examples": rows[:10],
-    }
+        ids = cap.caption_ids(pairs.token_ids[i], pairs.top_labels[i], pairs.placements[i])
+        cpp.append((ids, _cpp_step_logits(cap, pairs, i, ids)))
+    out: dict = {"n": n}
+    for num in numerics:
+        lm.set_numerics(num)
+        rows = []
+        for i in range(n):
+            p = build_prompt(pairs.top_labels[i], pairs.placements[i])
+            e = Encoded(cap._tokens(p.before), pairs.token_ids[i], cap._tokens(p.after), [])
+            ids_pt, lg_pt = _torch_greedy_with_logits(lm, cap.projector, e, cap.max_new_tokens, cap.stop_ids, cap.banned)
+            ids_cpp, lg_cpp = cpp[i]
+            a, b = lg_cpp[0], lg_pt[0]
+            fin = np.isfinite(a) & np.isfinite(b)
+            d = np.abs(a[fin] - b[fin])
+            div = next((k for k, (x, y) in enumerate(zip(ids_cpp + [-1], ids_pt + [-1])) if x != y), None)
+            margin = None
+            if div is not None and div < len(lg_cpp):
+                top2 = np.sort(lg_cpp[div][np.isfinite(lg_cpp[div])])[-2:]
+                margin = float(top2[1] - top2[0])
+            rows.append({"identical": ids_cpp == ids_pt, "first_token_top1_agrees": bool(np.argmax(a) == np.argmax(b)),
+                         "max_abs_logit_diff": float(d.max()), "median_abs_logit_diff": float(np.median(d)),
+                         "max_abs_logit_diff_over_std": float(d.max() / b[fin].std()),
+                         "first_divergence": div, "llama_cpp_margin_at_divergence": margin,
+                         "llama_cpp": cap.runner.detokenize(ids_cpp), "pytorch": cap.runner.detokenize(ids_pt)})
+        out[num] = {"pytorch_numerics": NUMERICS_NOTE[num], **_parity_stats(rows, n),
+                    "examples": [r for r in rows if not r["identical"]][:8] + [r for r in rows if r["identical"]][:3]}
+    return out
 
 
 def synthetic_quality(cap: Captioner, pairs: CaptionPairs, n: int) -> dict:
@@ -216,6 +296,8 @@ def main() -> int:
     ap.add_argument("--pairs", required=True, help="CaptionPairs .npz (anymo.caption.pairs) with the held-out split")
     ap.add_argument("--checkpoint", default=str(ROOT / "models/anymo-edge-small/checkpoint"), help="the tokenizer (real recordings)")
     ap.add_argument("--parity", type=int, default=60)
+    ap.add_argument("--numerics", nargs="+", default=["ggml", "float32"], choices=["ggml", "float32"],
+                    help="PyTorch numerics the parity check compares llama.cpp with (anymo.caption.llama)")
     ap.add_argument("--synthetic", type=int, default=150)
     ap.add_argument("--real-per-dataset", type=int, default=30)
     ap.add_argument("--only", nargs="*", default=["parity", "quality", "speed"])
@@ -230,9 +312,10 @@ def main() -> int:
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform()}, "command": " ".join(sys.argv)}
     if "parity" in a.only:
         t = time.time()
-        res = {**meta, **parity(cap, held, min(a.parity, len(held))), "seconds": time.time() - t}
+        res = {**meta, **parity(cap, held, min(a.parity, len(held)), a.numerics), "seconds": time.time() - t}
         (RESULTS / "caption_parity.json").write_text(json.dumps(res, indent=1) + "\n")
-        print(json.dumps({k: v for k, v in res.items() if k != "examples"}, indent=1))
+        print(json.dumps({k: ({kk: vv for kk, vv in v.items() if kk != "examples"} if isinstance(v, dict) else v)
+                          for k, v in res.items()}, indent=1))
     if "quality" in a.only:
         t = time.time()
         res = {**meta, "synthetic_heldout": synthetic_quality(cap, held, min(a.synthetic, len(held))),
