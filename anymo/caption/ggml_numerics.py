@@ -3,7 +3,7 @@
 llama.cpp (ggml, llama-cpp-python 0.3.36, default context) does not run SmolLM2's Q4_1 weights in float32:
 
 * **matmuls**: before a product with a quantised weight, each activation row is quantised in blocks of 32 along
-  the input dimension: ``d = amax / 127`` (stored as float16), ``q = round(x * (1 / d))``;
+  the input dimension: ``d = amax / 127`` (stored as float16), ``q = round_half_even(x * (127 / amax))``;
   Q4_1 weights take Q8_1 activations, which also carry ``s = fp16(d * sum(q))`` (the block minimum ``m`` of
   the weight multiplies ``s``); Q8_0 weights (the token embedding, tied output head) take Q8_0 activations.
   A row's result is ``sum_b d_w d_x sum(q_w q_x) + m_w s_x`` (`quantize_row_q8_1`, `ggml_vec_dot_q4_1_q8_1`);
@@ -19,6 +19,9 @@ Every rounding has a straight-through gradient, so the projector can also be tra
 """
 
 from __future__ import annotations
+
+import ctypes
+import ctypes.util
 
 import numpy as np
 import torch
@@ -36,10 +39,23 @@ def f16(x: torch.Tensor) -> torch.Tensor:
     return _ste(x, x.detach().to(torch.float16).to(x.dtype))
 
 
+def _div(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Correctly rounded float32 division (through double: exact for float32 operands; torch's own float32
+    division was measured 1 ulp off in places, which flips later roundings)."""
+    return (a.double() / b.double()).float()
+
+
+def _inv127(amax: torch.Tensor) -> torch.Tensor:
+    """``id = amax != 0 ? 127.f / amax : 0`` as a true float32 division (``127.0 / tensor`` in torch is
+    ``reciprocal() * 127``, which differs in the last bit and flips roundings)."""
+    safe = torch.where(amax != 0, amax, torch.ones_like(amax))
+    return torch.where(amax != 0, _div(torch.full_like(amax, 127.0), safe), torch.zeros_like(amax))
+
+
 def quantize_q8(x: torch.Tensor, with_sum: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
     """ggml's ``quantize_row_q8_1_ref`` (``with_sum``) / ``quantize_row_q8_0_ref`` over the last dim (a multiple
-    of 32): ``d = amax / 127``, ``q = round(x * (1.0f / d))``, halves to even (measured against this build's
-    CPU backend: the ``1/d`` multiplier of the reference code, the rounding of the SIMD code).
+    of 32): ``d = amax / 127``, ``q = round(x * (127.f / amax))``, halves to even (the x86 SIMD code; measured
+    bit-exact against this build's CPU backend).
 
     Returns the values the integer dot product sees, ``fp16(d) * q`` [..., n], and for Q8_1 the block
     sums ``fp16(d * sum(q))`` [..., n / 32] (with ``d = amax / 127`` in float32). Straight-through gradient.
@@ -48,9 +64,8 @@ def quantize_q8(x: torch.Tensor, with_sum: bool) -> tuple[torch.Tensor, torch.Te
     shape = xd.shape
     b = xd.reshape(*shape[:-1], shape[-1] // QK, QK)
     amax = b.abs().amax(-1, keepdim=True)
-    d = amax / 127.0
-    inv = torch.where(d != 0, 1.0 / torch.where(d != 0, d, torch.ones_like(d)), torch.zeros_like(d))  # id = 1.0f/d
-    q = torch.round(b * inv)  # halves to even (measured: as the SIMD rounding, not roundf)
+    d = _div(amax, torch.full_like(amax, 127.0))
+    q = torch.round(b * _inv127(amax))  # halves to even, as _mm256_round_ps(_MM_ROUND_NEAREST)
     d16 = d.to(torch.float16).float()
     vals = (q * d16).reshape(shape).to(x.dtype)
     s = None
@@ -111,9 +126,8 @@ def _act_blocks(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tens
     """Q8 activation quants of rows x [R, n]: (q [R, nb, 32], float32 d [R, nb], fp16-rounded d [R, nb])."""
     b = x.reshape(x.shape[0], -1, QK)
     amax = b.abs().amax(-1)
-    d = amax / 127.0
-    inv = torch.where(d != 0, 1.0 / torch.where(d != 0, d, torch.ones_like(d)), torch.zeros_like(d))
-    return torch.round(b * inv[..., None]), d, d.to(torch.float16).float()
+    d = _div(amax, torch.full_like(amax, 127.0))
+    return torch.round(b * _inv127(amax[..., None])), d, d.to(torch.float16).float()
 
 
 def _fma(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -159,15 +173,14 @@ def matmul(x: torch.Tensor, w: QuantWeight, exact: bool = False) -> torch.Tensor
 
 def rms_norm(x: torch.Tensor, w: torch.Tensor, eps: float) -> torch.Tensor:
     """``ggml_rms_norm`` then ``ggml_mul``: sum of float32 squares in double, scale = 1/sqrtf(mean + eps)."""
-    mean = (x * x).double().sum(-1, keepdim=True).div(x.shape[-1]).float()
-    scale = 1.0 / torch.sqrt(mean + np.float32(eps))
+    mean = ((x * x).double().cumsum(-1)[..., -1:] / x.shape[-1]).float()  # sequential double sum, as ggml
+    r = torch.sqrt((mean + np.float32(eps)).double()).float()
+    scale = _div(torch.ones_like(r), r)
     return (x * scale) * w
 
 
 def _libm():
     """The C library's float functions (ggml's rope cache calls powf, cosf and sinf one value at a time)."""
-    import ctypes
-    import ctypes.util
 
     name = ctypes.util.find_library("m")
     if name is None:
@@ -180,6 +193,19 @@ def _libm():
 
 
 _LIBM = _libm()
+if _LIBM is not None:
+    _LIBM.expf.restype = ctypes.c_float
+    _LIBM.expf.argtypes = [ctypes.c_float]
+
+
+def _expf(x: torch.Tensor) -> torch.Tensor:
+    """The C library's ``expf`` (what ggml's flash attention calls; glibc's is not always correctly rounded, and
+    one differing bit flips a float16 accumulator rounding). Differentiable fallback: torch.exp."""
+    if x.requires_grad or _LIBM is None:
+        return torch.exp(x)
+    f = _LIBM.expf
+    flat = x.detach().reshape(-1).tolist()
+    return torch.tensor([f(v) for v in flat], dtype=torch.float32).reshape(x.shape)
 _ROPE_CACHE: dict[tuple[int, int, float], tuple[np.ndarray, np.ndarray]] = {}
 
 
@@ -250,7 +276,7 @@ def swiglu(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
     """``ggml_vec_swiglu_f32`` (AVX-512): silu(g) = g / (1 + ggml_v_expf(0 - g)), times up, in float32."""
     if gate.requires_grad or up.requires_grad:
         return torch.nn.functional.silu(gate) * up
-    return gate / (1.0 + expf_avx512(0.0 - gate)) * up
+    return _div(gate, expf_avx512(0.0 - gate) + 1.0) * up
 
 
 def dot_f16(a16: torch.Tensor, b16: torch.Tensor) -> torch.Tensor:
@@ -290,13 +316,13 @@ def flash_attn(q: torch.Tensor, k16: torch.Tensor, v16: torch.Tensor, allowed: t
             continue
         s = s_all[..., ic : ic + 1]
         new = s > big_m
-        ms = torch.exp((big_m - s).clamp(max=0.0).double()).float()
-        vs = torch.exp((s - big_m).clamp(max=0.0).double()).float()
-        ms, vs = torch.where(new, ms, torch.ones_like(ms)), torch.where(new, torch.ones_like(vs), vs)
+        e = _expf(torch.where(new, big_m - s, s - big_m).clamp(max=0.0))  # expf(Mold - M) or expf(s - M)
+        ms, vs = torch.where(new, e, torch.ones_like(e)), torch.where(new, torch.ones_like(e), e)
         scaled = torch.where(new, f16(acc * ms), acc)  # ggml_vec_scale_f16 only on a new maximum
         upd = f16((scaled.double() + v[:, :, ic : ic + 1, :].double() * vs.double()).float())  # ggml_vec_mad_f16 (fma)
         acc = torch.where(ok, upd, acc)
         ssum = torch.where(ok, _fma(ssum, ms, vs), ssum)  # S = S*ms + vs, contracted to one fma as compiled
         big_m = torch.where(ok, torch.where(new, s, big_m), big_m)
-    inv = torch.where(ssum == 0, torch.zeros_like(ssum), 1.0 / torch.where(ssum == 0, torch.ones_like(ssum), ssum))
+    safe = torch.where(ssum == 0, torch.ones_like(ssum), ssum)
+    inv = torch.where(ssum == 0, torch.zeros_like(ssum), _div(torch.ones_like(ssum), safe))
     return acc * inv
