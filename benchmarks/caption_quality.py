@@ -160,7 +160,14 @@ def parity(cap: Captioner, pairs: CaptionPairs, n: int, numerics: list[str]) -> 
     for i in range(n):
         ids = cap.caption_ids(pairs.token_ids[i], pairs.top_labels[i], pairs.placements[i])
         cpp.append((ids, _cpp_step_logits(cap, pairs, i, ids)))
-    out: dict = {"n": n}
+    from importlib.metadata import version
+
+    cp = cap.runner.lc.llama_context_default_params()
+    out: dict = {"n": n, "llama_cpp": {
+        "llama_cpp_python": version("llama-cpp-python"), "threads": int(cap.runner.lc.llama_n_threads(cap.runner.ctx)),
+        "n_ctx": cap.runner.n_ctx, "kv_cache_type_k_v": [int(cp.type_k), int(cp.type_v)],  # 1 = GGML_TYPE_F16
+        "flash_attn_type": int(cp.flash_attn_type),  # -1 = auto: enabled on the CPU backend
+        "prompt": "head, motion embeddings and tail fed as three batches (< 64 rows each: ggml's one-chunk attention)"}}
     for num in numerics:
         lm.set_numerics(num)
         rows = []
