@@ -1,21 +1,24 @@
 """What llama.cpp's CPU backend computes for the captioner's base model, in PyTorch (``numerics="ggml"``).
 
-llama.cpp (ggml, llama-cpp-python 0.3.36, default context) does not run SmolLM2's Q4_1 weights in float32:
+llama.cpp (llama-cpp-python 0.3.36, x86-64 with AVX-512, default context: f16 KV cache, flash attention auto ->
+on) does not run SmolLM2's Q4_1 weights in float32. Each step below was checked against llama.cpp's own
+intermediate tensors (its ``cb_eval`` graph callback) until bit-identical:
 
-* **matmuls**: before a product with a quantised weight, each activation row is quantised in blocks of 32 along
-  the input dimension: ``d = amax / 127`` (stored as float16), ``q = round_half_even(x * (127 / amax))``;
-  Q4_1 weights take Q8_1 activations, which also carry ``s = fp16(d * sum(q))`` (the block minimum ``m`` of
-  the weight multiplies ``s``); Q8_0 weights (the token embedding, tied output head) take Q8_0 activations.
-  A row's result is ``sum_b d_w d_x sum(q_w q_x) + m_w s_x`` (`quantize_row_q8_1`, `ggml_vec_dot_q4_1_q8_1`);
-* **KV cache**: K and V are stored as float16 (``type_k = type_v = f16``);
-* **attention**: flash attention (``flash_attn_type = auto`` resolves to enabled on CPU): Q rounded to
-  float16, ``s = scale * dot(K16, Q16)`` in float32, an online softmax over the cached positions in order,
-  the value accumulator kept in **float16** (``ggml_vec_mad_f16`` / ``ggml_vec_scale_f16``), divided by
-  the softmax sum at the end;
-* **rope**: angles ``pos * theta_scale^i`` built by repeated float32 multiplication (``ggml_rope_cache_init``);
-* **rms_norm**: the sum of squares in double, ``1 / sqrtf(mean + eps)`` in float32.
+* **matmuls**: each activation row is quantised in blocks of 32 along the input dimension, ``d = amax / 127``
+  (stored as float16), ``q = round_half_even(x * (127 / amax))``; Q4_1 weights take Q8_1 activations, which
+  also carry ``s = fp16(d * sum(q))`` for the weight's block minimum ``m``; Q8_0 weights (token embedding, tied
+  output head) take Q8_0 activations. A Q4_1 row is ``sum_b d_w d_x sum(q_w q_x) + m_w s_x`` in the kernel's
+  own order (`matmul_exact`: 8 lanes of 4-element integer sums, fused multiply-adds over the blocks);
+* **KV cache**: K and V rounded to float16;
+* **attention** (the one-chunk flash-attention path: batches under 64 rows, fewer than 512 cached cells): Q
+  rounded to float16, ``s = scale * dot(K16, Q16)`` in the AVX-512 reduction order, an online softmax over the
+  cached positions in order with the C library's ``expf``, the value accumulator kept in **float16**;
+* **rope**: the angle cache ``pos * theta_scale^i`` by repeated float32 multiplication, libm ``powf``/``cosf``/
+  ``sinf``, each rotated value one fused multiply-add;
+* **SwiGLU**: ggml's AVX-512 ``ggml_v_expf`` polynomial; **rms_norm**: a sequential double sum of squares.
 
-Every rounding has a straight-through gradient, so the projector can also be trained through this model.
+Without a gradient these run the exact orders. With one (training through this model) every rounding is
+straight-through and the kernels fall back to plain float32 products, so the projector can be trained too.
 """
 
 from __future__ import annotations
@@ -53,24 +56,19 @@ def _inv127(amax: torch.Tensor) -> torch.Tensor:
 
 
 def quantize_q8(x: torch.Tensor, with_sum: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """ggml's ``quantize_row_q8_1_ref`` (``with_sum``) / ``quantize_row_q8_0_ref`` over the last dim (a multiple
-    of 32): ``d = amax / 127``, ``q = round(x * (127.f / amax))``, halves to even (the x86 SIMD code; measured
-    bit-exact against this build's CPU backend).
+    """ggml's x86 ``quantize_row_q8_1`` (``with_sum``) / ``quantize_row_q8_0`` over the last dim (a multiple
+    of 32): ``d = amax / 127``, ``q = round(x * (127.f / amax))``, halves to even.
 
     Returns the values the integer dot product sees, ``fp16(d) * q`` [..., n], and for Q8_1 the block
     sums ``fp16(d * sum(q))`` [..., n / 32] (with ``d = amax / 127`` in float32). Straight-through gradient.
     """
     xd = x.detach().float()
     shape = xd.shape
-    b = xd.reshape(*shape[:-1], shape[-1] // QK, QK)
-    amax = b.abs().amax(-1, keepdim=True)
-    d = _div(amax, torch.full_like(amax, 127.0))
-    q = torch.round(b * _inv127(amax))  # halves to even, as _mm256_round_ps(_MM_ROUND_NEAREST)
-    d16 = d.to(torch.float16).float()
-    vals = (q * d16).reshape(shape).to(x.dtype)
+    q, d, d16 = _q8_blocks(xd.reshape(*shape[:-1], shape[-1] // QK, QK))
+    vals = (q * d16[..., None]).reshape(shape).to(x.dtype)
     s = None
     if with_sum:
-        s16 = (d * q.sum(-1, keepdim=True)).to(torch.float16).float()[..., 0].to(x.dtype)
+        s16 = (d * q.sum(-1)).to(torch.float16).float().to(x.dtype)
         blocksum = x.reshape(*shape[:-1], shape[-1] // QK, QK).sum(-1)
         s = _ste(blocksum, s16)
     return _ste(x, vals), s
@@ -122,12 +120,12 @@ def parse_blocks(raw: np.ndarray, type_name: str, rows: int, cols: int) -> Quant
     raise ValueError(f"ggml numerics: weight type {type_name} is not emulated (Q4_1 and Q8_0 are)")
 
 
-def _act_blocks(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Q8 activation quants of rows x [R, n]: (q [R, nb, 32], float32 d [R, nb], fp16-rounded d [R, nb])."""
-    b = x.reshape(x.shape[0], -1, QK)
+def _q8_blocks(b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Q8 quants of blocks b [..., nb, 32]: (q [..., nb, 32], float32 d [..., nb], fp16-rounded d [..., nb])."""
     amax = b.abs().amax(-1)
     d = _div(amax, torch.full_like(amax, 127.0))
-    return torch.round(b * _inv127(amax[..., None])), d, d.to(torch.float16).float()
+    q = torch.round(b * _inv127(amax)[..., None])  # halves to even, as _mm256_round_ps(_MM_ROUND_NEAREST)
+    return q, d, d.to(torch.float16).float()
 
 
 def _fma(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -142,7 +140,7 @@ def matmul_exact(x: torch.Tensor, w: QuantWeight) -> torch.Tensor:
     No gradient (parity checks; training uses `matmul`)."""
     shape = x.shape
     xs = x.detach().reshape(-1, shape[-1]).float()
-    qa, d, d16 = _act_blocks(xs)
+    qa, d, d16 = _q8_blocks(xs.reshape(xs.shape[0], -1, QK))
     s16 = (d * qa.sum(-1)).to(torch.float16).float()
     r, nb = xs.shape[0], qa.shape[1]
     o = w.q.shape[0]
