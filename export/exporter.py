@@ -43,6 +43,7 @@ class ExportOptions:
     real_parity: bool = True  # zero-shot parity on the harness's real datasets (when present)
     data_dir: str | None = None
     token_target: float = 0.95  # the int8 fp32 part grows until this token agreement with fp32 on held-out windows
+    label_target: float = 0.97  # ... and until this top-1 zero-shot label agreement (default vocabulary, held-out simulated windows)
     threads: int = 2
     resume: bool = False  # keep the encoder files a failed export of the same checkpoint left in the folder
     jobs: int = 1  # processes: > 1 lowers the ExecuTorch programs in parallel with the ONNX export
@@ -120,38 +121,6 @@ def export_bundle(model, out_dir: str | Path, options: ExportOptions | None = No
                 pte_jobs[precision] = pool.submit(_pte_job, model, out_dir / f"encoder.{precision}.pte", precision, calib_b) if pool else None
     with tempfile.TemporaryDirectory() as tmp_s:
         tmp = Path(tmp_s)
-        if "onnx" in options.formats:
-            fp32 = (out_dir if "fp32" in options.precisions else tmp) / "encoder.fp32.onnx"
-            if not (options.resume and fp32.is_file()):
-                log.info("ONNX fp32 export")
-                onnx_export.export_fp32(model, fp32, example)
-            encoders["onnxruntime"] = {}
-            if "fp32" in options.precisions:
-                encoders["onnxruntime"]["fp32"] = fp32.name
-            if "int8" in options.precisions:
-                if options.resume and search_file.is_file() and (out_dir / "encoder.int8.onnx").is_file():
-                    r = onnx_export.Int8Result(**{**json.loads(search_file.read_text()), "path": out_dir / "encoder.int8.onnx"})
-                else:
-                    log.info("ONNX int8 static QDQ")
-                    r = onnx_export.quantize_int8(fp32, out_dir / "encoder.int8.onnx", calib_b, held_b, options.token_target)
-                    search_file.write_text(json.dumps({k: v for k, v in asdict(r).items() if k != "path"}))
-                encoders["onnxruntime"]["int8"] = r.path.name
-                quant["onnxruntime"] = {"method": "static QDQ (onnxruntime.quantization), per-channel int8 weights, uint8 activations, MinMax calibration",
-                                        "quantized_ops": onnx_export.QUANTIZED_OPS, "fp32_leading_weighted_layers": r.token_depth,
-                                        "fp32_nodes": len(r.excluded_nodes), "fp32_node_names": r.excluded_nodes,
-                                        "held_out_token_agreement_vs_fp32_onnx": r.token_agreement}
-        if "pte" in options.formats:
-            for precision in options.precisions:  # already there (resume)
-                if precision not in pte_jobs:
-                    encoders.setdefault("executorch", {})[precision] = f"encoder.{precision}.pte"
-            for precision, fut in pte_jobs.items():
-                log.info("ExecuTorch %s export (XNNPACK)%s", precision, " (waiting for its process)" if pool else "")
-                info = fut.result() if pool else _pte_job(model, out_dir / f"encoder.{precision}.pte", precision, calib_b)
-                encoders.setdefault("executorch", {})[precision] = f"encoder.{precision}.pte"
-                if precision == "int8":
-                    quant["executorch"] = {"method": "PT2E + XNNPACKQuantizer dynamic int8: per-channel int8 weights of the linear "
-                                                     "layers, activations quantised per call; convolutions fp32",
-                                           "fp32_modules": info.get("skipped_modules", [])}
         from anymo.model.text import PROMPT_TEMPLATES
         from export.text_export import (
             SentenceEncoder,
@@ -165,6 +134,40 @@ def export_bundle(model, out_dir: str | Path, options: ExportOptions | None = No
         vocab = default_vocabulary()
         log.info("label table (%d labels)", len(vocab))
         table = write_label_table(model, vocab, out_dir / "labels.npz", templates, text_encoder)
+        if "onnx" in options.formats:
+            fp32 = (out_dir if "fp32" in options.precisions else tmp) / "encoder.fp32.onnx"
+            if not (options.resume and fp32.is_file()):
+                log.info("ONNX fp32 export")
+                onnx_export.export_fp32(model, fp32, example)
+            encoders["onnxruntime"] = {}
+            if "fp32" in options.precisions:
+                encoders["onnxruntime"]["fp32"] = fp32.name
+            if "int8" in options.precisions:
+                if options.resume and search_file.is_file() and (out_dir / "encoder.int8.onnx").is_file():
+                    r = onnx_export.Int8Result(**{**json.loads(search_file.read_text()), "path": out_dir / "encoder.int8.onnx"})
+                else:
+                    log.info("ONNX int8 static QDQ")
+                    r = onnx_export.quantize_int8(fp32, out_dir / "encoder.int8.onnx", calib_b, held_b, options.token_target,
+                                                 label_embeddings=table, label_target=options.label_target)
+                    search_file.write_text(json.dumps({k: v for k, v in asdict(r).items() if k != "path"}))
+                encoders["onnxruntime"]["int8"] = r.path.name
+                quant["onnxruntime"] = {"method": "static QDQ (onnxruntime.quantization), per-channel int8 weights, uint8 activations, MinMax calibration",
+                                        "quantized_ops": onnx_export.QUANTIZED_OPS, "fp32_leading_weighted_layers": r.token_depth,
+                                        "fp32_nodes": len(r.excluded_nodes), "fp32_node_names": r.excluded_nodes,
+                                        "held_out_token_agreement_vs_fp32_onnx": r.token_agreement,
+                                        "held_out_label_agreement_vs_fp32_onnx": r.label_agreement}
+        if "pte" in options.formats:
+            for precision in options.precisions:  # already there (resume)
+                if precision not in pte_jobs:
+                    encoders.setdefault("executorch", {})[precision] = f"encoder.{precision}.pte"
+            for precision, fut in pte_jobs.items():
+                log.info("ExecuTorch %s export (XNNPACK)%s", precision, " (waiting for its process)" if pool else "")
+                info = fut.result() if pool else _pte_job(model, out_dir / f"encoder.{precision}.pte", precision, calib_b)
+                encoders.setdefault("executorch", {})[precision] = f"encoder.{precision}.pte"
+                if precision == "int8":
+                    quant["executorch"] = {"method": "PT2E + XNNPACKQuantizer dynamic int8: per-channel int8 weights of the linear "
+                                                     "layers, activations quantised per call; convolutions fp32",
+                                           "fp32_modules": info.get("skipped_modules", [])}
         text_section = None
         if options.text:
             log.info("text tower (MiniLM + projection) -> ONNX %s", options.text_precision)

@@ -109,6 +109,7 @@ class Int8Result:
     excluded_nodes: list[str]
     token_agreement: float  # vs the fp32 ONNX graph on the held-out windows
     embedding_cosine_min: float
+    label_agreement: float | None = None  # top-1 zero-shot label vs the fp32 graph on the held-out windows
 
 
 def run_onnx(path: str | Path, batches: Sequence[ModelInput], threads: int = 2) -> tuple[np.ndarray, np.ndarray]:
@@ -156,11 +157,14 @@ def exclusion_stages(m: onnx.ModelProto) -> list[int]:
 
 
 def quantize_int8(fp32_path: str | Path, out_path: str | Path, calib: Sequence[ModelInput], held_out: Sequence[ModelInput],
-                  token_target: float = 0.95) -> Int8Result:
+                  token_target: float = 0.95, label_embeddings: np.ndarray | None = None, label_target: float = 0.97) -> Int8Result:
     """Static QDQ int8 (per-channel weights, uint8 activations, MinMax calibration on ``calib``) with the
     sensitive tail in fp32, plus the first k weighted layers; k grows (`exclusion_stages`) until the
-    token agreement with the fp32 graph on ``held_out`` reaches ``token_target`` (the last stage keeps
-    every weighted layer in fp32: then only the int8 weights of nothing remain, and the log says so)."""
+    token agreement with the fp32 graph on ``held_out`` reaches ``token_target`` and, with
+    ``label_embeddings`` [L, D] (the bundle's label table), the top-1 zero-shot label agrees on at least
+    ``label_target`` of the windows (the last stage keeps every weighted layer in fp32: then only the
+    int8 weights of nothing remain, and the log says so). Both criteria are measured on simulated
+    windows only: the real datasets are for the parity report, not for choosing the quantisation."""
     fp32_path, out_path = Path(fp32_path), Path(out_path)
     m = onnx.load(str(fp32_path))
     ref_e, ref_t = run_onnx(fp32_path, held_out)
@@ -169,17 +173,21 @@ def quantize_int8(fp32_path: str | Path, out_path: str | Path, calib: Sequence[M
     act_act = [n.name for n in m.graph.node if n.op_type == "MatMul" and n.name not in set(weighted)]
     result = None
     stages = exclusion_stages(m)
-    for k in [*stages, len(weighted) + 1]:  # the last stage also keeps activation x activation products in fp32
-        exclude = sorted(set(tail) | set(weighted[:k]) | (set(act_act) if k > len(weighted) else set()))
+    # activation x activation products (attention scores and mixing, over <= 32 sensors or 10 steps) stay fp32:
+    # measured on the 6000-step model, quantising them alone flipped 2.1 % of the zero-shot labels of the
+    # held-out windows with every weighted layer in fp32, for a negligible share of the FLOPs
+    for k in stages:
+        exclude = sorted(set(tail) | set(weighted[:k]) | set(act_act))
         _quantize(fp32_path, out_path, calib, exclude)
         e, t = run_onnx(out_path, held_out)
         agree = float(np.mean(t == ref_t))
+        lab = None if label_embeddings is None else float(np.mean(np.argmax(e @ label_embeddings.T, 1) == np.argmax(ref_e @ label_embeddings.T, 1)))
         cos = float(np.min(np.sum(e * ref_e, axis=1) / (np.linalg.norm(e, axis=1) * np.linalg.norm(ref_e, axis=1) + 1e-12)))
         n_int8 = len([w for w in weighted if w not in set(exclude)])
-        log.info("onnx int8: first %d of %d weighted layers + the tail in fp32 (%d int8): token agreement %.4f, embedding cosine min %.4f",
-                 k, len(weighted), n_int8, agree, cos)
-        result = Int8Result(out_path, min(k, len(weighted)), 1, exclude, agree, cos)
-        if agree >= token_target:
+        log.info("onnx int8: first %d of %d weighted layers + the tail in fp32 (%d int8): token agreement %.4f, "
+                 "embedding cosine min %.4f, zero-shot label agreement %s", k, len(weighted), n_int8, agree, cos, lab)
+        result = Int8Result(out_path, min(k, len(weighted)), 1, exclude, agree, cos, lab)
+        if agree >= token_target and (lab is None or lab >= label_target):
             break
     assert result is not None
     return result
