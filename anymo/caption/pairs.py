@@ -41,6 +41,7 @@ class CaptionPairs:
     caption: list[str]  # faithful target caption
     heldout: np.ndarray  # [M] bool
     source: list[str]
+    tokenizer: dict | None = None  # the checkpoint whose tokens these are: path, weights_sha256, label source
 
     def __len__(self) -> int:
         return int(self.token_ids.shape[0])
@@ -49,21 +50,23 @@ class CaptionPairs:
         idx = np.flatnonzero(idx) if np.asarray(idx).dtype == bool else np.asarray(idx)
         pick = lambda seq: [seq[i] for i in idx]
         return CaptionPairs(self.token_ids[idx], pick(self.top_labels), pick(self.placements), pick(self.activity),
-                            pick(self.caption), self.heldout[idx], pick(self.source))
+                            pick(self.caption), self.heldout[idx], pick(self.source), self.tokenizer)
 
     def save(self, path: str | Path) -> None:
         """npz without pickles (lists of lists as JSON)."""
         np.savez_compressed(
             path, token_ids=self.token_ids, heldout=self.heldout,
             text=np.array(json.dumps({"top_labels": self.top_labels, "placements": self.placements,
-                                      "activity": self.activity, "caption": self.caption, "source": self.source})),
+                                      "activity": self.activity, "caption": self.caption, "source": self.source,
+                                      "tokenizer": self.tokenizer})),
         )
 
     @classmethod
     def load(cls, path: str | Path) -> CaptionPairs:
         z = np.load(path, allow_pickle=False)
         t = json.loads(str(z["text"]))
-        return cls(z["token_ids"], t["top_labels"], t["placements"], t["activity"], t["caption"], z["heldout"], t["source"])
+        return cls(z["token_ids"], t["top_labels"], t["placements"], t["activity"], t["caption"], z["heldout"], t["source"],
+                   t.get("tokenizer"))
 
 
 _GENDERED = re.compile(r"^(A man|A woman)\b")
@@ -160,4 +163,15 @@ def build_pairs(shard_dirs: list[str | Path], checkpoint: str | Path, labels: st
         top = [noisy_oracle_labels(rng, a, vocab) for a in sim.activity]
     held = np.array([_is_heldout(s, int(u)) for s, u in zip(sim.source, sim.unit)])
     return CaptionPairs(token_ids, top, places, list(sim.activity), [target_caption(c) for c in sim.caption], held,
-                        list(sim.source))
+                        list(sim.source), tokenizer_record(checkpoint, labels))
+
+
+def tokenizer_record(checkpoint: str | Path, labels: str) -> dict:
+    """What the captioner's config records of the tokenizer whose codes it learned (the bundle refuses a
+    projector whose ``weights_sha256`` is not its encoder's)."""
+    import hashlib
+
+    ck = Path(checkpoint) / "config.json"
+    doc = json.loads(ck.read_text())
+    return {"checkpoint": str(checkpoint), "labels": labels, "checkpoint_config_sha256": hashlib.sha256(ck.read_bytes()).hexdigest(),
+            "checkpoint_meta": doc.get("meta", {}), "weights_sha256": doc.get("weights_sha256")}

@@ -285,7 +285,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m anymo.caption.tra
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--init", help="projector.npy to start from (warm start) instead of the ' movement' embedding")
     a = ap.parse_args(argv)
-    from anymo.caption.pairs import build_pairs
+    from anymo.caption.pairs import build_pairs, tokenizer_record
 
     if a.pairs and Path(a.pairs).is_file() and not a.shards:
         pairs = CaptionPairs.load(a.pairs)
@@ -295,14 +295,14 @@ def main(argv: list[str] | None = None, prog: str = "python -m anymo.caption.tra
             pairs.save(a.pairs)
     else:
         ap.error("give --shards (and --checkpoint) or an existing --pairs file")
-    ck = Path(a.checkpoint) / "config.json"
-    info = {"checkpoint": str(a.checkpoint), "labels": a.labels}
-    if ck.is_file():
-        info["checkpoint_config_sha256"] = hashlib.sha256(ck.read_bytes()).hexdigest()
-        ck_doc = json.loads(ck.read_text())
-        info["checkpoint_meta"] = ck_doc.get("meta", {})
-        # the bundle's model.meta.checkpoint_weights_sha256: the projector only fits that tokenizer's codes
-        info["weights_sha256"] = ck_doc.get("weights_sha256")
+    # the tokenizer these pairs' codes come from: recorded in the pairs file (since it was added), else
+    # the --init projector's record (a warm start continues on the same codes), else --checkpoint as given
+    info = pairs.tokenizer
+    if info is None and a.init and (Path(a.init).parent / "config.json").is_file():
+        info = json.loads((Path(a.init).parent / "config.json").read_text()).get("training", {}).get("tokenizer")
+        info = {k: v for k, v in (info or {}).items() if k != "init"} or None
+    if info is None:
+        info = tokenizer_record(a.checkpoint, a.labels)
     train(pairs, a.out, TrainConfig(minutes=a.minutes, max_epochs=a.epochs, batch=a.batch, lr=a.lr, threads=a.threads, seed=a.seed),
           tokenizer_info={**info, "init": a.init} if a.init else info,
           init=np.load(a.init, allow_pickle=False) if a.init else None)
