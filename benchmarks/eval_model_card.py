@@ -93,8 +93,8 @@ def main() -> int:
             L.append(f"* {d}: {mm[d]['mrr_imu_to_text']:.3f} / {mm[d]['mrr_text_to_imu']:.3f}")
     hs = ev.get("held_out_synthetic", {})
     if hs:
-        L += ["", "Setup-agnosticism and caption retrieval on held-out synthetic data (`/work/sim_val`: `anymo simulate --hours 1",
-              "--seed 1000 --sensors-per-window 16`, bodies, motions, mountings and devices never trained on), first 720 windows, the same",
+        L += ["", "Setup-agnosticism and caption retrieval on held-out synthetic data (" + tr.get("held_out_line", "the held-out simulated folder") + ",",
+              "bodies, motions, mountings and devices never trained on), first 720 windows, the same",
               "windows seen through k random sensors (seeded), zero-shot over all simulated activity labels; caption MRR over a pool of 100:", "",
               "| model | k sensors | accuracy | macro-F1 | caption MRR IMU->text | text->IMU | token perplexity (2 codebooks) |", "|---|---|---|---|---|---|---|"]
         for k, h in hs.items():
