@@ -102,30 +102,6 @@ def _parity_stats(rows: list[dict], n: int) -> dict:
     }
 
 
-def _torch_greedy_with_logits(lm, table: np.ndarray, e, max_new: int, stop: set[int], banned: np.ndarray) -> tuple[list[int], list[np.ndarray]]:
-    """PyTorch greedy decoding (KV cache), the logits of every step (banned tokens masked)."""
-    import torch
-
-    t = torch.as_tensor(np.asarray(table, np.float32))
-    motion = t[torch.arange(t.shape[0])[:, None], torch.from_numpy(np.asarray(e.motion, np.int64))].sum(0)
-    emb = lm.embed_tokens(torch.tensor(e.before + e.after))
-    x = torch.cat([emb[: len(e.before)], motion, emb[len(e.before):]])[None]
-    cache: list[list] = [[] for _ in lm.blocks]
-    mask = torch.from_numpy(banned)
-    out, logits_all = [], []
-    with torch.no_grad():
-        logits = lm.logits(lm.step(x, cache)[0, -1])
-        while len(out) < max_new:
-            logits = logits.masked_fill(mask, float("-inf"))
-            logits_all.append(logits.numpy().copy())
-            nxt = int(torch.argmax(logits))
-            if nxt in stop:
-                break
-            out.append(nxt)
-            logits = lm.logits(lm.step(lm.embed_tokens(torch.tensor([[nxt]])), cache)[0, -1])
-    return out, logits_all
-
-
 def _cpp_step_logits(cap: Captioner, pairs: CaptionPairs, i: int, ids: list[int]) -> list[np.ndarray]:
     """llama.cpp's logits (banned tokens masked) at every step of teacher-forcing ``ids``."""
     before, motion, after = cap.prompt(pairs.token_ids[i], pairs.top_labels[i], pairs.placements[i])
@@ -151,7 +127,7 @@ def parity(cap: Captioner, pairs: CaptionPairs, n: int, numerics: list[str]) -> 
 
     from anymo.caption.llama import load_gguf_llama
     from anymo.caption.prompt import build_prompt
-    from anymo.caption.train import Encoded
+    from anymo.caption.train import Encoded, greedy_torch
     from edge.captioner import base_model_path
 
     torch.set_num_threads(1)
@@ -174,7 +150,7 @@ def parity(cap: Captioner, pairs: CaptionPairs, n: int, numerics: list[str]) -> 
         for i in range(n):
             p = build_prompt(pairs.top_labels[i], pairs.placements[i])
             e = Encoded(cap._tokens(p.before), pairs.token_ids[i], cap._tokens(p.after), [])
-            ids_pt, lg_pt = _torch_greedy_with_logits(lm, cap.projector, e, cap.max_new_tokens, cap.stop_ids, cap.banned)
+            ids_pt, lg_pt = greedy_torch(lm, cap.projector, e, cap.max_new_tokens, cap.stop_ids, cap.banned)
             ids_cpp, lg_cpp = cpp[i]
             a, b = lg_cpp[0], lg_pt[0]
             fin = np.isfinite(a) & np.isfinite(b)

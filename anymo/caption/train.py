@@ -135,8 +135,9 @@ def batch_loss(lm: Llama, proj: Projector, items: list[Encoded]) -> torch.Tensor
 
 @torch.no_grad()
 def greedy_torch(lm: Llama, table: torch.Tensor | np.ndarray, e: Encoded, max_new: int, stop: set[int],
-                 banned: np.ndarray | None) -> tuple[list[int], np.ndarray]:
-    """Greedy caption ids from PyTorch (KV cache), and the first next-token logits [V] (parity reference)."""
+                 banned: np.ndarray | None) -> tuple[list[int], list[np.ndarray]]:
+    """Greedy caption ids from PyTorch (KV cache) and the next-token logits [V] of every step, banned tokens
+    masked (the parity reference of the device's llama.cpp decoding)."""
     table = torch.as_tensor(np.asarray(table, np.float32))
     motion = table[torch.arange(table.shape[0])[:, None], torch.from_numpy(np.asarray(e.motion, np.int64))].sum(0)
     emb = lm.embed_tokens(torch.tensor(e.before + e.after))
@@ -144,18 +145,19 @@ def greedy_torch(lm: Llama, table: torch.Tensor | np.ndarray, e: Encoded, max_ne
     x = torch.cat([emb[:nb], motion, emb[nb:]])[None]
     cache: list[list] = [[] for _ in lm.blocks]
     logits = lm.logits(lm.step(x, cache)[0, -1])
-    first = logits.numpy().copy()
     mask = torch.from_numpy(banned) if banned is not None else None
     out: list[int] = []
+    steps: list[np.ndarray] = []
     while len(out) < max_new:
         if mask is not None:
             logits = logits.masked_fill(mask, float("-inf"))
+        steps.append(logits.numpy().copy())
         nxt = int(torch.argmax(logits))
         if nxt in stop:
             break
         out.append(nxt)
         logits = lm.logits(lm.step(lm.embed_tokens(torch.tensor([[nxt]])), cache)[0, -1])
-    return out, first
+    return out, steps
 
 
 def _sha256(path: Path) -> str:
