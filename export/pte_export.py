@@ -29,7 +29,6 @@ from anymo.preprocess.model_input import ModelInput
 from export.onnx_export import torch_inputs
 
 MAX_SENSORS = 32
-MAX_CALIB_WINDOWS = 96
 log = logging.getLogger(__name__)
 
 
@@ -67,21 +66,6 @@ def sensitive_linears(ep: torch.export.ExportedProgram, depth: int = 1) -> list[
                 nxt += [a for a in n.all_input_nodes]
             frontier = nxt
     return sorted(set(found))
-
-
-def weighted_modules(ep: torch.export.ExportedProgram) -> list[str]:
-    """Module paths of the conv layers, then the linear layers in graph order (the ONNX search's order)."""
-    out: dict[str, list[str]] = {"conv": [], "linear": []}
-    for n in ep.graph.nodes:
-        kind = next((k for k in ("conv", "linear") if n.op == "call_function" and k in str(n.target)), None)
-        stack = n.meta.get("nn_module_stack") or {}
-        if kind and stack:
-            path = list(stack.values())[-1][0]
-            if kind == "conv" and "." in path:  # the conv's block: its batch norm folds into it (quantised together)
-                path = path.rsplit(".", 1)[0]
-            if path not in out[kind]:
-                out[kind].append(path)
-    return out["conv"] + out["linear"]
 
 
 def _quantizer(skip_modules: Sequence[str]):
