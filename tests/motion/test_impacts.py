@@ -155,10 +155,29 @@ def test_faster_gait_hits_harder_and_running_much_harder_than_walking() -> None:
     assert np.all(np.diff(imp.t_s) > 0) and set(np.unique(imp.side)) == {0, 1}
 
 
-@pytest.mark.parametrize("activity", [a for a in ACTIVITIES if a not in ("walking_slow", "walking", "walking_brisk", "jogging", "running")])
+GAITS = ("walking_slow", "walking", "walking_brisk", "jogging", "running", "climbing_stairs", "descending_stairs")
+
+
+@pytest.mark.parametrize("activity", [a for a in ACTIVITIES if a not in GAITS])
 def test_no_impacts_without_gait(activity: str) -> None:
     _, p = generate_with_params(activity, 3.0, np.random.default_rng(1), rate_hz=30.0)
     assert len(p.impacts) == 0
+
+
+def test_stairs_have_one_contact_per_step_and_descending_lands_harder() -> None:
+    """Each step on a stair is a foot contact; stepping down onto the forefoot loads harder than
+    placing the foot on the step above (McFadyen & Winter 1988; Riener et al. 2002)."""
+    peaks = {}
+    for name in ("climbing_stairs", "descending_stairs"):
+        got = []
+        for seed in range(6):
+            _, p = generate_with_params(name, 12.0, np.random.default_rng(seed), rate_hz=60.0)
+            steps = p.cadence_spm / 60.0 * 12.0
+            assert abs(len(p.impacts) - steps) <= 2, (name, len(p.impacts), steps)
+            assert set(np.unique(p.impacts.side)) == {0, 1}
+            got.append(p.impacts.peak_mps2.mean() / G)
+        peaks[name] = float(np.mean(got))
+    assert peaks["descending_stairs"] > 1.8 * peaks["climbing_stairs"], peaks
 
 
 def test_transient_is_c2_from_rest_and_returns_to_rest() -> None:

@@ -70,10 +70,11 @@ def test_every_activity_stays_within_bounds_fitting_its_kind(seed: int) -> None:
         # daily activities, gait, postures and exercises: well under the 16 g of a wrist accelerometer
         assert g.max() < 6.0, f"{a} seed {seed}: {g.max():.1f} g at the wrist at {t[np.argmax(g.max(0))]:.2f} s"
         assert rate.max() < 1200.0, f"{a} seed {seed}: a segment turns {rate.max():.0f} deg/s"
-        if a in REHAB:  # slow and controlled, the first and last moves included
+        if a in REHAB:  # controlled: no jolt at the first and last moves; fast repetitions (ACSM 2009's
+            # fast velocity, ~1.2-2 s each) stay under the 6 g above
+            # (the first and last moves run at the repetition pace: no sharper than the ones in between)
             edge = (t < 0.25) | (t > t[-1] - 0.25)
-            assert g.max() < 3.0, f"{a} seed {seed}: {g.max():.1f} g at the wrist"
-            assert g[:, edge].max() < 1.5 and gyro[:, edge].max() < 3.0, (
+            assert g[:, edge].max() <= max(1.5, 1.05 * g[:, ~edge].max()) and gyro[:, edge].max() <= max(3.0, 1.05 * gyro[:, ~edge].max()), (
                 f"{a} seed {seed}: {g[:, edge].max():.1f} g, {gyro[:, edge].max():.1f} rad/s in the first or last 0.25 s")
 
 

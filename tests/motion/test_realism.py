@@ -145,3 +145,37 @@ def test_the_arm_takes_the_weight_on_the_bed(activity: str) -> None:
     k = int(np.argmax(runs[1::2] - runs[::2]))
     seg = slice(runs[2 * k], runs[2 * k + 1])
     assert np.ptp(elbow[seg]) > np.deg2rad(20)  # the elbow bends (or straightens) under the trunk
+
+
+def test_standing_sometimes_moves_the_hands_and_says_so() -> None:
+    """Standing clips with idle hand movements (postures.idle_hand_movements) turn the wrist several times
+    more than quiet standing, and their captions stop saying "still"."""
+    from anymo.motion.procedural import REGISTRY
+    from anymo.motion.procedural.captions import make_captions
+
+    quiet, idle = [], []
+    for seed in range(12):
+        m, p = _clip("standing", seed, 12.0)
+        _, gyro = _imu(m, "right_wrist")
+        _, gyro_l = _imu(m, "left_wrist")
+        (idle if p.extra["idle_hands"] else quiet).append(max(gyro.mean(), gyro_l.mean()))
+        words = " ".join(make_captions(REGISTRY["standing"], p, np.random.default_rng(seed))).lower()
+        assert ("still" in words or "quietly" in words) != p.extra["idle_hands"], words
+    assert quiet and idle
+    assert min(idle) > 3.0 * max(quiet), (quiet, idle)
+
+
+@pytest.mark.parametrize("activity", ["shoulder_abduction", "shoulder_forward_elevation", "shoulder_internal_rotation",
+                                      "shoulder_external_rotation", "trapezius_row", "upright_row"])
+def test_exercise_tempo_spans_fast_to_slow_repetitions(activity: str) -> None:
+    """Repetition periods cover ACSM 2009's fast (~1.2-2 s) to slow (~5 s) velocities."""
+    periods = np.array([1.0 / _clip(activity, seed, 12.0)[1].tempo_hz for seed in range(30)])
+    assert periods.min() < 1.9 and periods.max() > 3.2 and np.all((periods > 1.0) & (periods <= 6.0)), periods  # whole cycles in 12 s round the period
+
+
+def test_pendulum_circles_are_20_to_50_cm_across() -> None:
+    for seed in range(4):
+        m, p = _clip("shoulder_pendulum", seed, 12.0)
+        hand = m.pos_m[int(4 * RATE) : -int(4 * RATE), SEGMENT_INDEX["RightHand"], :2]
+        across = np.ptp(hand - hand.mean(0), axis=0).max()
+        assert 0.15 < across < 0.6, across  # Long et al. 2010: ~20 and ~50 cm circles (was <= ~17 cm)

@@ -37,6 +37,7 @@ def render_spec(spec: MotionSpec, duration_s: float, rng: np.random.Generator, s
     p.speed_mps = spec.walk_speed_mps
     if base != "walking":
         p.extra["posture"] = base
+    p.extra["idle_hands"] = False  # the arm action owns the arms (procedural standing would add idle movements)
     n = int(round(duration_s * rate_hz)) + 1
     t_s = np.arange(n) / rate_hz
     local, root = REGISTRY[base].render(p, rng, sk, t_s)

@@ -69,7 +69,7 @@ REGISTRY: dict[str, ActivitySpec] = {
         ("descends stairs {tempo}", "walks down a flight of stairs {tempo}", "is going downstairs, one step at a time"), kind="gait"),
     # --- postures and transitions
     "standing": ActivitySpec("standing", postures.standing,
-        ("stands still", "is standing quietly, swaying slightly", "stands upright with the arms hanging at the sides"), kind="posture"),
+        ("stands{still}{idle}", "is standing{quietly}, swaying slightly{idle}", "stands upright{arms_hanging}{idle}"), kind="posture"),
     "sitting": ActivitySpec("sitting", postures.sitting,
         ("sits on a chair", "is sitting still with the hands on the thighs", "sits quietly"), postures=(SIT,), kind="posture"),
     "lying": ActivitySpec("lying", postures.lying,

@@ -63,6 +63,7 @@ def hand_words(p: ActivityParams, rng: np.random.Generator) -> str:
 
 def predicate(spec: ActivitySpec, p: ActivityParams, rng: np.random.Generator, template: str) -> str:
     """Fill one phrasing's slots from the parameters."""
+    idle = bool(p.extra.get("idle_hands"))
     slots = {
         "speed": speed_words(spec, p, rng),
         "tempo": tempo_words(spec, p, rng),
@@ -78,6 +79,12 @@ def predicate(spec: ActivitySpec, p: ActivityParams, rng: np.random.Generator, t
         "cadence": f"{p.cadence_spm:.0f}",
         "stroke": p.extra.get("stroke", "strokes"),
         "pendulum": p.extra.get("pendulum", "circles"),
+        # standing with or without idle hand movements (postures.idle_hand_movements)
+        "still": "" if idle else " still",
+        "quietly": "" if idle else " quietly",
+        "arms_hanging": "" if idle else " with the arms hanging at the sides",
+        "idle": str(rng.choice([", moving the hands now and then", ", now and then touching the face or clothes",
+                                ", making small hand movements from time to time"])) if idle else "",
     }
     text = template.format(**slots)
     return re.sub(r"\s+", " ", text).replace(" ,", ",").strip()

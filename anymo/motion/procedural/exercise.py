@@ -43,6 +43,11 @@ def _stand(p: ActivityParams, rng: np.random.Generator, t_s: np.ndarray, **kw) -
 
 
 # --- shoulder physiotherapy (the WATCH exercises) and arm strength ---------------------------
+# Repetition periods span the velocities the ACSM position stand on resistance training describes
+# (ACSM 2009, Med Sci Sports Exerc 41:687): moderate, 1-2 s up and 1-2 s down (2-4 s per repetition),
+# slow and intentionally slow (up to ~5 s), and fast, under 1 s up and about 1 s down (~1.2-2 s per
+# repetition, the lower ends below; the smaller 90-degree rotations reach ~1.2 s). Unloaded
+# physiotherapy moves are done at all of these; the periods were 2-5 s (moderate and slow only).
 
 def _arm_rep(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray, period: tuple[float, float],
              fn: Callable) -> Motion:
@@ -55,28 +60,28 @@ def _arm_rep(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.
 
 def shoulder_forward_elevation(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
     top = D(rng.uniform(110, 165))
-    return _arm_rep(p, rng, sk, t_s, (2.5, 5.0), lambda pose, s, e: (pose.shoulder(s, flex=top * e, abd=D(5)), pose.elbow(s, D(8), pronation=D(10))))
+    return _arm_rep(p, rng, sk, t_s, (1.5, 5.0), lambda pose, s, e: (pose.shoulder(s, flex=top * e, abd=D(5)), pose.elbow(s, D(8), pronation=D(10))))
 
 
 def shoulder_abduction(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
     top = D(rng.uniform(90, 160))
-    return _arm_rep(p, rng, sk, t_s, (2.5, 5.0), lambda pose, s, e: (pose.shoulder(s, flex=D(10) * e, abd=D(5) + top * e, int_rot=-D(40) * e), pose.elbow(s, D(8))))
+    return _arm_rep(p, rng, sk, t_s, (1.5, 5.0), lambda pose, s, e: (pose.shoulder(s, flex=D(10) * e, abd=D(5) + top * e, int_rot=-D(40) * e), pose.elbow(s, D(8))))
 
 
 def shoulder_internal_rotation(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
     lo, hi = D(rng.uniform(-30, -10)), D(rng.uniform(50, 80))
-    return _arm_rep(p, rng, sk, t_s, (2.0, 4.0), lambda pose, s, e: (pose.shoulder(s, flex=D(5), abd=D(10), int_rot=lo + (hi - lo) * e), pose.elbow(s, D(90), pronation=D(0))))
+    return _arm_rep(p, rng, sk, t_s, (1.2, 4.0), lambda pose, s, e: (pose.shoulder(s, flex=D(5), abd=D(10), int_rot=lo + (hi - lo) * e), pose.elbow(s, D(90), pronation=D(0))))
 
 
 def shoulder_external_rotation(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
     lo, hi = D(rng.uniform(20, 40)), D(rng.uniform(-70, -40))
-    return _arm_rep(p, rng, sk, t_s, (2.0, 4.0), lambda pose, s, e: (pose.shoulder(s, flex=D(5), abd=D(10), int_rot=lo + (hi - lo) * e), pose.elbow(s, D(90), pronation=D(0))))
+    return _arm_rep(p, rng, sk, t_s, (1.2, 4.0), lambda pose, s, e: (pose.shoulder(s, flex=D(5), abd=D(10), int_rot=lo + (hi - lo) * e), pose.elbow(s, D(90), pronation=D(0))))
 
 
 def trapezius_row(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
     """Straight arms pulled from the front down and back, squeezing the shoulder blades."""
     start, end = D(rng.uniform(50, 80)), D(rng.uniform(-25, -5))
-    return _arm_rep(p, rng, sk, t_s, (2.5, 4.5), lambda pose, s, e: (pose.clavicle(s, protraction=D(8) - D(20) * e, elevation=-D(5) * e),
+    return _arm_rep(p, rng, sk, t_s, (1.5, 4.5), lambda pose, s, e: (pose.clavicle(s, protraction=D(8) - D(20) * e, elevation=-D(5) * e),
                                                                       pose.shoulder(s, flex=start + (end - start) * e, abd=D(8)), pose.elbow(s, D(10), pronation=D(60))))
 
 
@@ -100,7 +105,7 @@ def arm_curls(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np
 def upright_row(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
     """Hands from the thighs up to the chin, elbows leading up and out."""
     pose = _stand(p, rng, t_s)
-    e = _reps(p, rng, t_s, (2.5, 4.5))
+    e = _reps(p, rng, t_s, (1.5, 4.5))
     b = Body(sk, pose)
     for side in _arms(p, rng):
         s = SIDES[side]
@@ -130,7 +135,9 @@ def shoulder_pendulum(p: ActivityParams, rng: np.random.Generator, sk: Skeleton,
     b = Body(sk, pose)
     p.tempo_hz = rng.uniform(0.5, 1.0)
     ph = phase_from_freq(t_s, p.tempo_hz)
-    r = 0.05 * p.amplitude * b.h * fade_in_out(t_s, t_s[-1], min(1.0, 0.2 * t_s[-1]))
+    # circles of ~20-50 cm across, the small and large pendulums of Long et al. 2010 (J Orthop Sports Phys
+    # Ther 40:230); was 0.05 x body height (~17 cm across), the small end only
+    r = rng.uniform(0.10, 0.25) * p.amplitude * fade_in_out(t_s, t_s[-1], min(1.0, 0.2 * t_s[-1]))
     circle = rng.random() < 0.6
     p.extra["pendulum"] = "circles" if circle else "to and fro"
     sway = np.stack([np.cos(ph), np.sin(ph) if circle else 0 * ph, 0 * ph], -1) * r[:, None]

@@ -357,5 +357,12 @@ def stairs(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.nd
     base = 0.5 * (bob - bob.mean()) + np.max(bob)
     rise = (1.0 if up else -1.0) * riser_m * f_step * (t_s - t_s[0])
     xy = _advance(heading, p.speed_mps, p.rate_hz)
+    # Foot contacts (were: none on stairs). Descending lands the body's weight on the forefoot a riser
+    # below, with a first vertical force peak well above body weight and above that of ascending, where
+    # the foot is placed on the step above (McFadyen & Winter 1988, J Biomech 21:733; Riener, Rabuffetti
+    # & Frigo 2002, Gait Posture 15:32). No shank g for stairs is at hand, so the level-walking heel-strike
+    # scale stands in (an assumption): descending like walking at 1.35 m/s (4.5 g nominal), ascending
+    # like slow walking at 0.6 m/s (2 g).
+    p.impacts = gait_impacts(t_s, phase, running=False, speed_mps=0.6 if up else 1.35, rng=rng)
     return local, np.concatenate([xy, (base + rise)[:, None]], axis=1)
 

@@ -77,8 +77,36 @@ def planted(sk: Skeleton, pose: Pose, rate_hz: float) -> tuple[np.ndarray, np.nd
     return local, plant_root(sk, *fk_rel(sk, local), rate_hz, softness_m=0.02)
 
 
+IDLE_HANDS_PROB = 0.5  # share of standing clips with idle hand movements (a prior, not measured)
+
+
+def idle_hand_movements(pose: Pose, t_s: np.ndarray, rng: np.random.Generator) -> int:
+    """Occasional unhurried hand movements while standing - to the face, the chest, a pocket, a small
+    gesture - one arm at a time, 0.8-2.5 s each, one every 2-8 s. People standing "still" in daily life
+    rarely keep the arms still: wrist-worn accelerometry finds the upper limbs moving for most of the
+    time spent upright (Bailey, Klaesner & Lang 2015, Neurorehabil Neural Repair 29:969). Without these,
+    simulated standing gave a wrist sensor nothing but sway. Returns the number of movements."""
+    n, t_end = 0, float(t_s[-1])
+    t0 = rng.uniform(0.3, 3.0)
+    while t0 < t_end - 0.8:
+        dur = min(rng.uniform(0.8, 2.5), t_end - t0)
+        side = str(rng.choice(["right", "left"]))
+        bump = np.sin(np.pi * np.clip((t_s - t0) / dur, 0.0, 1.0)) ** 2
+        pose.shoulder(side, flex=D(rng.uniform(10, 60)) * bump, abd=D(rng.uniform(-5, 20)) * bump,
+                      int_rot=D(rng.uniform(0, 40)) * bump)
+        pose.elbow(side, flex=D(rng.uniform(30, 110)) * bump, pronation=D(rng.uniform(-40, 60)) * bump)
+        n += 1
+        t0 += dur + rng.uniform(2.0, 8.0)
+    return n
+
+
 def standing(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return planted(sk, standing_base(p, rng, t_s), p.rate_hz)
+    """Standing; in `IDLE_HANDS_PROB` of the clips with idle hand movements (p.extra["idle_hands"]). A caller
+    whose own arm action owns the arms (the compositional generator) presets p.extra["idle_hands"] = False."""
+    pose = standing_base(p, rng, t_s)
+    allowed = p.extra.get("idle_hands") is not False
+    p.extra["idle_hands"] = allowed and bool(rng.random() < IDLE_HANDS_PROB) and idle_hand_movements(pose, t_s, rng) > 0
+    return planted(sk, pose, p.rate_hz)
 
 
 def sitting(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
