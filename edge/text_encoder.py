@@ -6,9 +6,6 @@ never downloaded); its last hidden states are mean-pooled over real tokens and L
 model's text projection (``text/projection.npz`` in the bundle: `project_text` of
 `anymo.model.network.AnyMoModel`) maps them into the joint space in numpy. Prompts are ensembled
 exactly as in training (`anymo.model.text.PROMPT_TEMPLATES`, recorded in the manifest).
-
-Bundles exported before the projection was split off carry the whole tower as one ONNX file
-(``text/text_encoder.int8.onnx``); `TextEncoder` still runs those (``projection=None``).
 """
 
 from __future__ import annotations
@@ -95,11 +92,11 @@ class TextProjection:
 class TextEncoder:
     """``encode(texts) -> f32[M, D]`` joint-space embeddings of single texts; ``embed_labels`` ensembles prompts.
 
-    ``model_onnx`` is MiniLM (output ``last_hidden_state``) when ``projection`` is given, else a whole
-    text tower of an older bundle (output: joint-space embeddings)."""
+    ``minilm_onnx``: MiniLM (output ``last_hidden_state``, `minilm_onnx_path`); ``projection``: the bundle's
+    ``text/projection.npz``."""
 
-    def __init__(self, tokenizer_json: Path, model_onnx: Path, max_tokens: int, templates: list[str], threads: int = 1,
-                 projection: Path | None = None) -> None:
+    def __init__(self, tokenizer_json: Path, minilm_onnx: Path, projection: Path, max_tokens: int, templates: list[str],
+                 threads: int = 1) -> None:
         try:
             from tokenizers import Tokenizer
         except ImportError as exc:  # pragma: no cover - depends on the install
@@ -112,9 +109,9 @@ class TextEncoder:
         so = ort.SessionOptions()
         so.intra_op_num_threads = max(1, int(threads))
         so.log_severity_level = 3
-        self.session = ort.InferenceSession(str(model_onnx), so, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(minilm_onnx), so, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self.session.get_inputs()}
-        self.projection = TextProjection(projection) if projection is not None else None
+        self.projection = TextProjection(projection)
         self.templates = list(templates)
 
     def _hidden(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -127,9 +124,7 @@ class TextEncoder:
         return unit_rows((self._hidden(ids, mask).astype(np.float64) * m).sum(1) / np.maximum(m.sum(1), 1e-9))
 
     def sentence_embeddings(self, texts: list[str], batch: int = 64) -> np.ndarray:
-        """f32 [M, 384] unit MiniLM sentence embeddings, before the projection (bundles with a split-off projection)."""
-        if self.projection is None:
-            raise ValueError("this bundle's text tower is one ONNX file: its MiniLM sentence embeddings are not exposed")
+        """f32 [M, 384] unit MiniLM sentence embeddings, before the projection."""
         out = [self._pooled(ids, mask) for ids, mask in self._batches(texts, batch)]
         return np.concatenate(out) if out else np.zeros((0, self.projection.in_dim), np.float32)
 
@@ -145,10 +140,7 @@ class TextEncoder:
             yield ids, mask
 
     def encode(self, texts: list[str], batch: int = 64) -> np.ndarray:
-        if self.projection is None:  # an older bundle's whole tower
-            out = [self._hidden(ids, mask) for ids, mask in self._batches(texts, batch)]
-        else:
-            out = [self.projection(self._pooled(ids, mask)) for ids, mask in self._batches(texts, batch)]
+        out = [self.projection(self._pooled(ids, mask)) for ids, mask in self._batches(texts, batch)]
         return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 0), np.float32)
 
     def prompts(self, label: str) -> list[str]:

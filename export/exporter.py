@@ -41,7 +41,10 @@ class ExportOptions:
     sim_cache: str | None = None  # folder keeping the simulated units between exports
     real_parity: bool = True  # zero-shot parity on the harness's real datasets (when present)
     data_dir: str | None = None
-    token_target: float = 0.95  # the int8 fp32 part grows until this token agreement with fp32 on held-out windows
+    # the int8 fp32 part grows until this token agreement with fp32 on held-out windows: issue 10's target is 95 %;
+    # the search sees only ~96 simulated windows and other windows have come out up to 1.4 points lower
+    # (an export of the shipped model: 96.3 % on the search's windows, 94.9 % on the real parity windows): two points of margin
+    token_target: float = 0.97
     label_target: float = 0.97  # ... and until this top-1 zero-shot label agreement (default vocabulary, held-out simulated windows)
     threads: int = 2
     resume: bool = False  # keep the encoder files a failed export of the same checkpoint left in the folder
