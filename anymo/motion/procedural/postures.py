@@ -81,7 +81,7 @@ IDLE_HANDS_PROB = 0.5  # share of standing clips with idle hand movements (a pri
 
 
 def idle_hand_movements(pose: Pose, t_s: np.ndarray, rng: np.random.Generator) -> int:
-    """Occasional unhurried hand movements while standing - to the face, the chest, a pocket, a small
+    """Occasional hand movements while standing - to the face, the chest, a pocket, a small
     gesture - one arm at a time, 0.8-2.5 s each, one every 2-8 s. People standing "still" in daily life
     rarely keep the arms still: wrist-worn accelerometry finds the upper limbs moving for most of the
     time spent upright (Bailey, Klaesner & Lang 2015, Neurorehabil Neural Repair 29:969). Without these,
