@@ -230,6 +230,17 @@ def test_sequence_labels_tile_the_clip() -> None:
     assert np.isfinite(m.pos_m).all()
 
 
+@pytest.mark.parametrize("duration_s", [7.0, 12.0, 19.0, 60.0])
+def test_sequence_segments_sum_to_the_clip_whatever_the_draws(duration_s: float) -> None:
+    """A last segment too short for an action is merged into the one before it: the segments still tile
+    the clip exactly (the merge once wrote into the wrong segment, or failed with two segments)."""
+    for seed in range(12):
+        m = generate_compositional_sequence(duration_s, np.random.default_rng(seed), shape=SHAPE, rate_hz=30.0)
+        assert m.labels[0].start_s == 0.0 and abs(m.labels[-1].end_s - duration_s) < 1e-6
+        assert all(abs(a.end_s - b.start_s) < 1e-9 for a, b in zip(m.labels, m.labels[1:]))
+        assert all(seg.end_s - seg.start_s >= 3.0 - 1e-9 for seg in m.labels) or len(m.labels) == 1
+
+
 def test_bad_spec_is_refused_with_the_fix() -> None:
     with pytest.raises(ValueError, match="letters are written in the front plane"):
         _spec("trace", shape="letter Z", plane="overhead", size="small", clockwise=None)

@@ -91,7 +91,10 @@ def generate_compositional_sequence(duration_s: float, rng: np.random.Generator,
         durs.append(float(rng.uniform(*segment_s)))
     durs[-1] = duration_s - sum(durs[:-1])
     if len(durs) > 1 and durs[-1] < 3.0:  # too short to show an action: the one before takes it
-        durs[-2] += durs.pop()
+        # (pop first: `durs[-2] += durs.pop()` reads durs[-2] before the pop and writes it after, i.e. into the
+        # element before that - durations no longer summing to duration_s, or an IndexError with two segments)
+        rest = durs.pop()
+        durs[-1] += rest
     chain = ClipChain(int(round(duration_s * rate_hz)) + 1, rate_hz)
     prev_ov, t0 = 0.0, 0.0
     labels, preds = [], []
