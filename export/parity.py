@@ -146,11 +146,11 @@ def compute_parity(model, bundle_dir: Path, synthetic: Sequence[ModelInput], rea
         if t:
             enc = eng.text_encoder()
             c = _cos(ref, enc.encode(texts))
-            report["text_encoder"] = {"file": t.get("projection_file", t.get("encoder_file")), "minilm": t.get("minilm"), "n_texts": len(texts),
+            report["text_encoder"] = {"file": t["projection_file"], "minilm": t["minilm"], "n_texts": len(texts),
                                       "reference": "torch all-MiniLM-L6-v2 (fp32) + the model's project_text",
                                       "cosine_median": float(np.median(c)), "cosine_min": float(np.min(c)),
                                       "meets_target": bool(np.min(c) >= TEXT_COSINE_TARGET)}
-            if len(text_reference) > 2 and enc.projection is not None:
+            if len(text_reference) > 2:
                 cs = _cos(text_reference[2], enc.sentence_embeddings(texts))
                 report["text_encoder"]["before_projection"] = {"cosine_median": float(np.median(cs)), "cosine_min": float(np.min(cs))}
             log.info("parity text tower: cosine median %.4f min %.4f over %d prompts", np.median(c), np.min(c), len(texts))
