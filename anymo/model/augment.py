@@ -3,12 +3,22 @@
 What real recordings do that the simulator's clean 60 Hz streams do not: slower devices (10-32 Hz,
 resampled to 60 Hz), gravity removed or high-passed by the source, accelerometer-only devices, extra
 noise and gain error, unknown axis conventions (a random rotation), and unknown placement (-1).
+
+And one about the people, applied to the whole window before the views are cut (numpy, `time_warp`):
+the same movement done faster or slower than the simulator's parameters say. A window is replayed
+``scale`` times as fast: angular rates scale by ``scale``, the kinematic part of the specific force by
+``scale**2`` (a path traced in 1/scale of the time), while gravity's part keeps its size and only turns
+faster. Gravity's direction comes from a complementary filter of gyro and accelerometer
+(`gravity_direction`); the simulated windows always carry a gyro. Windows whose text names a speed or tempo,
+and locomotion (where tempo is what tells walking from running), are never warped.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -26,6 +36,71 @@ class AugmentConfig:
     noise_acc_g: float = 0.02
     noise_gyro_rads: float = 0.03
     gain: float = 0.1  # per-sensor gain in [1 - gain, 1 + gain]
+    p_time_warp: float = 0.0  # per window (tempo-free ones only): replayed faster or slower, see `time_warp`
+    time_warp_scale: tuple[float, float] = (2.0 / 3.0, 1.5)  # log-uniform playback speed
+
+
+# texts that fix the tempo: a warped window would contradict them
+TEMPO_WORDS = re.compile(r"\b(slow\w*|quick\w*|fast\w*|brisk\w*|leisurely|steadily|gently|rapid\w*|hurr\w*|tempo|pace|speed|rhythm\w*|cadence)\b")
+# locomotion: its tempo (cadence) is what tells walking from jogging and running
+LOCOMOTION_WORDS = re.compile(r"\b(walk\w*|run\w*|jog\w*|sprint\w*|stair\w*|upstairs|downstairs|hop\w*|jump\w*|skip\w*|march\w*|cycl\w*|bik\w*|gait|step\w*)\b")
+
+
+def tempo_free(activity: str, caption: str) -> bool:
+    """May this window be replayed at another speed without making its texts false?"""
+    return not (TEMPO_WORDS.search(caption.lower()) or LOCOMOTION_WORDS.search(activity.lower())
+                or LOCOMOTION_WORDS.search(caption.lower()))
+
+
+def gravity_direction(buffer: np.ndarray, rate_hz: float = 60.0, tau_s: float = 5.0) -> np.ndarray:
+    """Unit "up" vectors [S, L, 3] in the device frame from acc (g) and gyro (rad/s) of ``buffer`` [S, L, 6]:
+    a complementary filter (gyro propagation, du/dt = -w x u, pulled toward the accelerometer's direction
+    with time constant ``tau_s``). A backward pass gives the start; the forward pass and a second backward
+    pass from its end are averaged (no lag, no start-up error)."""
+    acc, gyro = buffer[..., :3].astype(np.float64), buffer[..., 3:].astype(np.float64)
+    a_dir = acc / np.maximum(np.linalg.norm(acc, axis=-1, keepdims=True), 1e-6)
+    dt, alpha = 1.0 / rate_hz, 1.0 / (rate_hz * tau_s)
+    n = buffer.shape[1]
+
+    def unit(v: np.ndarray) -> np.ndarray:
+        return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-6)
+
+    def run(u: np.ndarray, forward: bool) -> np.ndarray:
+        out = np.empty_like(acc)
+        sign = 1.0 if forward else -1.0
+        for t in range(n) if forward else range(n - 1, -1, -1):
+            u = unit(u - sign * np.cross(gyro[:, t], u) * dt + alpha * (a_dir[:, t] - u))
+            out[:, t] = u
+        return out
+
+    back = run(unit(a_dir.mean(axis=1)), forward=False)
+    fwd = run(back[:, 0], forward=True)
+    return unit(fwd + run(fwd[:, -1], forward=False))
+
+
+def time_warp(buffer: np.ndarray, n_out: int, scale: float | np.ndarray, start: float | np.ndarray,
+              rate_hz: float = 60.0, up: np.ndarray | None = None) -> np.ndarray:
+    """Windows [R, n_out, 6] (acc g, gyro rad/s) of the motions in ``buffer`` [R, L, 6] (R sensor streams)
+    replayed ``scale`` times as fast from sample position ``start`` (scalars or one per row; needs
+    ``start + scale * (n_out - 1) <= L - 1``). ``up``: `gravity_direction` of ``buffer`` if already known."""
+    r, n_in, _ = buffer.shape
+    scale = np.broadcast_to(np.asarray(scale, np.float64), (r,))
+    start = np.broadcast_to(np.asarray(start, np.float64), (r,))
+    if np.any(scale <= 0) or np.any(start < 0) or np.any(start + scale * (n_out - 1) > n_in - 1 + 1e-9):
+        raise ValueError(f"time_warp: {n_out} samples at scales {scale.min():g}-{scale.max():g} do not fit in {n_in}")
+    pos = np.minimum(start[:, None] + scale[:, None] * np.arange(n_out), n_in - 1)  # [R, n_out]
+    i0 = np.floor(pos).astype(np.int64)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    w = (pos - i0)[..., None]
+
+    def lerp(x: np.ndarray) -> np.ndarray:
+        return np.take_along_axis(x, i0[..., None], 1) * (1 - w) + np.take_along_axis(x, i1[..., None], 1) * w
+
+    up_t = lerp(gravity_direction(buffer, rate_hz) if up is None else up.astype(np.float64))
+    g_part = up_t / np.maximum(np.linalg.norm(up_t, axis=-1, keepdims=True), 1e-6)  # gravity's part: 1 g, turned
+    acc = g_part + scale[:, None, None] ** 2 * (lerp(buffer[..., :3].astype(np.float64)) - up_t)
+    gyro = scale[:, None, None] * lerp(buffer[..., 3:].astype(np.float64))
+    return np.concatenate([acc, gyro], axis=-1).astype(buffer.dtype)
 
 
 def random_rotations(n: int, generator: torch.Generator) -> torch.Tensor:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from anymo.model.text import embed_sentences, label_prompts
+from anymo.preprocess.model_input import MODEL_RATE_HZ
 from anymo.preprocess.normalise import to_model_input
 from anymo.sim.shards import load_shards
 
@@ -30,6 +31,48 @@ class SimWindows:
     caption: list[str]
     unit: np.ndarray  # [N] int64: (dataset, work unit), unique across the datasets loaded together
     source: list[str]
+    start_s: np.ndarray | None = None  # [N] window start within its unit (s); None: unknown
+
+    @property
+    def next_index(self) -> np.ndarray:
+        """[N] index of the window that continues each one in time (same unit, next start), -1 for none."""
+        cache = self.__dict__.get("_next_index")
+        if cache is None:
+            cache = np.full(len(self), -1, np.int64)
+            if self.start_s is not None and len(self) > 1:
+                length_s = self.signals.shape[2] / MODEL_RATE_HZ
+                follows = (self.unit[1:] == self.unit[:-1]) & np.isclose(self.start_s[1:] - self.start_s[:-1], length_s, atol=1e-3)
+                cache[:-1][follows] = np.nonzero(follows)[0] + 1
+            self.__dict__["_next_index"] = cache
+        return cache
+
+    @property
+    def gravity_up(self) -> np.ndarray:
+        """[N, S, T, 3] float16 unit "up" per sample in each device frame (`anymo.model.augment.gravity_direction`),
+        filtered along each unit's continuous run of windows; computed on first use (a few seconds)."""
+        cache = self.__dict__.get("_gravity_up")
+        if cache is None:
+            from anymo.model.augment import gravity_direction  # torch-free numpy, imported late
+
+            n, s, t, _ = self.signals.shape
+            cache = np.empty((n, s, t, 3), np.float16)
+            nxt = self.next_index
+            heads = np.setdiff1d(np.arange(n), nxt[nxt >= 0])
+            chains: dict[int, list[list[int]]] = {}
+            for h in heads:
+                chain = [int(h)]
+                while nxt[chain[-1]] >= 0:
+                    chain.append(int(nxt[chain[-1]]))
+                chains.setdefault(len(chain), []).append(chain)
+            for length, group in chains.items():
+                for c0 in range(0, len(group), 32):  # 32 chains at a time: ~0.5 GB of float64 filter state
+                    idx = np.array(group[c0 : c0 + 32])  # [c, length]
+                    x = self.signals[idx].astype(np.float32)  # [c, length, S, T, 6]
+                    x = x.transpose(0, 2, 1, 3, 4).reshape(len(idx) * s, length * t, 6)
+                    up = gravity_direction(x, MODEL_RATE_HZ).reshape(len(idx), s, length, t, 3).transpose(0, 2, 1, 3, 4)
+                    cache[idx.reshape(-1)] = up.reshape(-1, s, t, 3).astype(np.float16)
+            self.__dict__["_gravity_up"] = cache
+        return cache
 
     def __len__(self) -> int:
         return int(self.signals.shape[0])
@@ -41,7 +84,7 @@ class SimWindows:
 
 def load_sim(directories: list[str | Path], min_purity: float = 0.5, max_windows: int | None = None) -> SimWindows:
     """Every window of the shard folders with ``label_purity >= min_purity`` (all have the same K sensors)."""
-    sig, pid, act, cap, unit, src = [], [], [], [], [], []
+    sig, pid, act, cap, unit, src, start = [], [], [], [], [], [], []
     unit_base = 0
     for d in directories:
         ds = load_shards(d)
@@ -58,16 +101,17 @@ def load_sim(directories: list[str | Path], min_purity: float = 0.5, max_windows
             unit.append(u + unit_base)
             top = max(top, int(u.max()) + 1 if len(u) else 0)
             src += [str(v) for v in a["source"][keep]]
+            start.append(a["window_start_s"][keep].astype(np.float64))
             if max_windows is not None and sum(len(p) for p in pid) >= max_windows:
                 break
         unit_base += top
     widths = {p.shape[1] for p in pid}
     if len(widths) > 1:
         raise ValueError(f"simulated datasets with different sensors per window {sorted(widths)} cannot be mixed; simulate them with the same --sensors-per-window")
-    out = SimWindows(np.concatenate(sig), np.concatenate(pid), act, cap, np.concatenate(unit), src)
+    out = SimWindows(np.concatenate(sig), np.concatenate(pid), act, cap, np.concatenate(unit), src, np.concatenate(start))
     if max_windows is not None and len(out) > max_windows:
         out = SimWindows(out.signals[:max_windows], out.placement_id[:max_windows], out.activity[:max_windows],
-                         out.caption[:max_windows], out.unit[:max_windows], out.source[:max_windows])
+                         out.caption[:max_windows], out.unit[:max_windows], out.source[:max_windows], out.start_s[:max_windows])
     return out
 
 

@@ -42,7 +42,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from anymo.eval.metrics import classification_metrics, retrieval_metrics
-from anymo.model.augment import AugmentConfig, augment
+from anymo.model.augment import AugmentConfig, augment, tempo_free, time_warp
 from anymo.model.checkpoint import load_checkpoint, save_checkpoint
 from anymo.model.config import ModelConfig
 from anymo.model.data import SimWindows, TextTable, build_text_table, load_sim
@@ -142,11 +142,46 @@ class Objective(nn.Module):
 
 
 # -- batches -----------------------------------------------------------------------------------------------
-def _view(data: SimWindows, idx: np.ndarray, slots: np.ndarray, valid: np.ndarray):
-    """Signals, placement ids and mask of the sensor ``slots`` [B, k] (``valid`` [B, k]) of windows ``idx``."""
-    sig = data.signals[idx[:, None], slots].astype(np.float32) * valid[..., None, None]
+def _view(data: SimWindows, idx: np.ndarray, slots: np.ndarray, valid: np.ndarray, windows: np.ndarray | None = None):
+    """Signals, placement ids and mask of the sensor ``slots`` [B, k] (``valid`` [B, k]) of windows ``idx``
+    (their signals from ``windows`` [B, S, T, 6] when given: the batch after `warp_windows`)."""
+    if windows is None:
+        sig = data.signals[idx[:, None], slots].astype(np.float32)
+    else:
+        sig = windows[np.arange(len(idx))[:, None], slots]
+    sig = sig * valid[..., None, None]
     pid = np.where(valid, data.placement_id[idx[:, None], slots], -1)
     return torch.from_numpy(sig), torch.from_numpy(pid), torch.from_numpy(valid)
+
+
+def warp_windows(data: SimWindows, idx: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
+    """Signals [B, S, T, 6] of windows ``idx``, a ``cfg.p_time_warp`` share of the tempo-free ones replayed
+    faster or slower (`anymo.model.augment.time_warp`); faster needs the window that follows in time."""
+    out = data.signals[idx].astype(np.float32)
+    free = data.__dict__.get("_tempo_free")
+    if free is None:
+        free = data.__dict__["_tempo_free"] = np.array([tempo_free(a, c) for a, c in zip(data.activity, data.caption, strict=True)])
+    lo, hi = cfg.time_warp_scale
+    draw = rng.random(len(idx)) < cfg.p_time_warp
+    scale = np.exp(rng.uniform(np.log(lo), np.log(hi), len(idx)))
+    where = rng.random(len(idx))
+    t = out.shape[2]
+    rows = np.nonzero(draw & free[idx])[0]
+    nxt = data.next_index[idx[rows]]
+    for group in (rows[nxt >= 0], rows[nxt < 0]):  # 2T-sample buffers (faster possible), T-sample ones
+        if len(group) == 0:
+            continue
+        buf, up = out[group], data.gravity_up[idx[group]]  # [n, S, T, 6], [n, S, T, 3]
+        if data.next_index[idx[group[0]]] >= 0:
+            follow = data.next_index[idx[group]]
+            buf = np.concatenate([buf, data.signals[follow].astype(np.float32)], axis=2)
+            up = np.concatenate([up, data.gravity_up[follow]], axis=2)
+        n, s, length, _ = buf.shape
+        sc = np.minimum(scale[group], (length - 1) / (t - 1))
+        st = where[group] * (length - 1 - sc * (t - 1))
+        warped = time_warp(buf.reshape(n * s, length, 6), t, np.repeat(sc, s), np.repeat(st, s), up=up.reshape(n * s, length, 3))
+        out[group] = warped.reshape(n, s, t, 6)
+    return out
 
 
 def _few_biased(k: int) -> np.ndarray:
@@ -184,12 +219,14 @@ def sample_batch(data: SimWindows, texts: TextTable, labels: list[str], cfg: Tra
     slots_a, slots_b = order[:, :ka], order[:, ka : ka + kb]
     ja, jb = np.ones((cfg.batch, ka), bool), np.ones((cfg.batch, kb), bool)
     out = {}
+    # the same (possibly replayed) motion for views and teacher; no random draws when off (recipes reproduce)
+    windows = warp_windows(data, idx, cfg.augment, rng) if cfg.augment.p_time_warp > 0 else None
     for v, slots, valid in (("a", slots_a, ja), ("b", slots_b, jb)):
-        sig, pid, mask = _view(data, idx, slots, valid)
+        sig, pid, mask = _view(data, idx, slots, valid, windows)
         sig, pid, gyro = augment(sig, pid, mask, cfg.augment, g)
         out.update({f"{v}_signals": sig, f"{v}_pid": pid, f"{v}_mask": mask, f"{v}_gyro": gyro})
     kt = min(s, cfg.teacher_sensors)  # the teacher sees A's sensors and others spread over the body
-    out["t_signals"], out["t_pid"], out["t_mask"] = _view(data, idx, order[:, :kt], np.ones((cfg.batch, kt), bool))
+    out["t_signals"], out["t_pid"], out["t_mask"] = _view(data, idx, order[:, :kt], np.ones((cfg.batch, kt), bool), windows)
     chosen = []
     for i in idx:
         act = data.activity[i]

@@ -44,6 +44,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     ap.add_argument("--balance", type=float, default=d.balance_power, metavar="POWER",
                     help="draw windows with probability count(activity)^-POWER: 0 as simulated, 1 every activity alike (default %(default)s)")
     ap.add_argument("--label-weight", type=float, default=d.w_label, help="weight of the label-prompt classification loss (default %(default)s)")
+    ap.add_argument("--time-warp", type=float, default=0.0, metavar="P",
+                    help="share of tempo-free windows replayed 2/3-1.5x as fast (default %(default)s: off)")
     ap.add_argument("--resume", action="store_true", help="continue from OUT/train_state when it exists")
     ap.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     return ap
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None, prog: str = "anymo train") -> int:
                       max_windows=args.max_windows, val_windows=args.val_windows, keep_steps=tuple(args.keep_steps),
                       teacher_sensors=args.teacher_sensors, text_cache=args.text_cache,
                       balance_power=args.balance, w_label=args.label_weight,
-                      model=ModelConfig(use_geometry=not args.no_geometry, conv_norm=args.conv_norm), warmup_steps=args.warmup_steps, augment=AugmentConfig())
+                      model=ModelConfig(use_geometry=not args.no_geometry, conv_norm=args.conv_norm), warmup_steps=args.warmup_steps, augment=AugmentConfig(p_time_warp=args.time_warp))
     if args.no_pretraining:
         cfg = replace(cfg, w_view=0.0, w_mask=0.0)
     try:
