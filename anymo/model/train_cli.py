@@ -38,6 +38,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     ap.add_argument("--warmup-steps", type=int, default=d.warmup_steps, help="linear warm-up steps (default %(default)s)")
     ap.add_argument("--no-geometry", action="store_true", help="ablation: the encoder ignores placements (no geometry embedding, no kinematic bias)")
     ap.add_argument("--no-pretraining", action="store_true", help="ablation: drop the placement-view and masked-observation losses")
+    ap.add_argument("--pretraining-weight", type=float, default=d.w_view, metavar="W",
+                    help="weight of the placement-view and masked-observation losses (default %(default)s)")
     ap.add_argument("--keep-steps", type=int, nargs="*", default=[], help="also keep OUT/checkpoint-stepN at these steps")
     ap.add_argument("--teacher-sensors", type=int, default=d.teacher_sensors, help="sensors the full-body teacher sees (default %(default)s)")
     ap.add_argument("--text-cache", default=None, help="MiniLM text-embedding cache .npz shared between runs (default OUT/text_cache.npz)")
@@ -59,6 +61,7 @@ def main(argv: list[str] | None = None, prog: str = "anymo train") -> int:
                       teacher_sensors=args.teacher_sensors, text_cache=args.text_cache,
                       balance_power=args.balance, w_label=args.label_weight,
                       model=ModelConfig(use_geometry=not args.no_geometry, conv_norm=args.conv_norm), warmup_steps=args.warmup_steps, augment=AugmentConfig(p_time_warp=args.time_warp))
+    cfg = replace(cfg, w_view=args.pretraining_weight, w_mask=args.pretraining_weight)
     if args.no_pretraining:
         cfg = replace(cfg, w_view=0.0, w_mask=0.0)
     try:
