@@ -49,7 +49,8 @@ class SimWindows:
     @property
     def gravity_up(self) -> np.ndarray:
         """[N, S, T, 3] float16 unit "up" per sample in each device frame (`anymo.model.augment.gravity_direction`),
-        filtered along each unit's continuous run of windows; computed on first use (a few seconds)."""
+        filtered along each unit's continuous run of windows; computed on first use (~50 s and 0.5 GB for
+        24 h of 16-sensor windows on 2 cores)."""
         cache = self.__dict__.get("_gravity_up")
         if cache is None:
             from anymo.model.augment import gravity_direction  # torch-free numpy, imported late

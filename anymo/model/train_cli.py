@@ -54,7 +54,12 @@ def _parser(prog: str) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None, prog: str = "anymo train") -> int:
-    args = _parser(prog).parse_args(sys.argv[1:] if argv is None else argv)
+    ap = _parser(prog)
+    args = ap.parse_args(sys.argv[1:] if argv is None else argv)
+    if not 0.0 <= args.time_warp <= 1.0:
+        ap.error(f"--time-warp is the share of windows replayed at another speed, between 0 and 1; got {args.time_warp:g}")
+    if not args.pretraining_weight >= 0.0:
+        ap.error(f"--pretraining-weight must be 0 or more (0 = no pre-training losses, like --no-pretraining); got {args.pretraining_weight:g}")
     cfg = TrainConfig(data=list(args.data), out=args.out, val=args.val, steps=args.steps, batch=args.batch, lr=args.lr,
                       seed=args.seed, eval_every=args.eval_every, save_every=args.save_every, threads=args.threads,
                       max_windows=args.max_windows, val_windows=args.val_windows, keep_steps=tuple(args.keep_steps),
