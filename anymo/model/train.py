@@ -168,12 +168,11 @@ def warp_windows(data: SimWindows, idx: np.ndarray, cfg: AugmentConfig, rng: np.
     t = out.shape[2]
     rows = np.nonzero(draw & free[idx])[0]
     nxt = data.next_index[idx[rows]]
-    for group in (rows[nxt >= 0], rows[nxt < 0]):  # 2T-sample buffers (faster possible), T-sample ones
+    for group, follow in ((rows[nxt >= 0], nxt[nxt >= 0]), (rows[nxt < 0], None)):  # 2T-sample buffers (faster possible), T-sample ones
         if len(group) == 0:
             continue
         buf, up = out[group], data.gravity_up[idx[group]]  # [n, S, T, 6], [n, S, T, 3]
-        if data.next_index[idx[group[0]]] >= 0:
-            follow = data.next_index[idx[group]]
+        if follow is not None:
             buf = np.concatenate([buf, data.signals[follow].astype(np.float32)], axis=2)
             up = np.concatenate([up, data.gravity_up[follow]], axis=2)
         n, s, length, _ = buf.shape

@@ -64,9 +64,8 @@ def main(argv: list[str] | None = None, prog: str = "anymo train") -> int:
                       seed=args.seed, eval_every=args.eval_every, save_every=args.save_every, threads=args.threads,
                       max_windows=args.max_windows, val_windows=args.val_windows, keep_steps=tuple(args.keep_steps),
                       teacher_sensors=args.teacher_sensors, text_cache=args.text_cache,
-                      balance_power=args.balance, w_label=args.label_weight,
+                      balance_power=args.balance, w_label=args.label_weight, w_view=args.pretraining_weight, w_mask=args.pretraining_weight,
                       model=ModelConfig(use_geometry=not args.no_geometry, conv_norm=args.conv_norm), warmup_steps=args.warmup_steps, augment=AugmentConfig(p_time_warp=args.time_warp))
-    cfg = replace(cfg, w_view=args.pretraining_weight, w_mask=args.pretraining_weight)
     if args.no_pretraining:
         cfg = replace(cfg, w_view=0.0, w_mask=0.0)
     try:
