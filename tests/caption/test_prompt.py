@@ -29,3 +29,13 @@ def test_prompt_carries_the_top_labels_in_order_and_known_placements_only() -> N
     assert p.before.startswith("<|im_start|>user") and p.after.endswith("<|im_start|>assistant\n")
     empty = build_prompt([], ["unknown"])
     assert "Likely: unknown." in empty.after and "Worn on: unknown." in empty.after
+
+
+def test_repeat_blocked_names_the_tokens_that_would_repeat_an_ngram() -> None:
+    from anymo.caption.prompt import repeat_blocked
+
+    assert repeat_blocked([1, 2, 3, 1, 2], 3) == [3]  # "1 2" seen before, followed by 3
+    assert sorted(repeat_blocked([1, 2, 3, 1, 2, 4, 1, 2], 3)) == [3, 4]
+    assert repeat_blocked([1, 2, 3], 3) == []  # "2 3" never seen before the end
+    assert repeat_blocked([5, 5], 2) == [5]
+    assert repeat_blocked([1, 2], 0) == [] and repeat_blocked([], 3) == []
