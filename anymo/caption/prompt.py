@@ -69,7 +69,8 @@ def faithful_caption(caption: str) -> str:
 
 
 # Greedy decoding of a 135M model loops ("a person who is likely to be a person who is likely to be ...");
-# the decoder may not complete an n-gram it has already generated (the prompt's labels may be repeated once).
+# the decoder may not complete an n-gram it has already generated. Only the caption's own tokens count, so
+# restating the prompt's labels stays allowed.
 NO_REPEAT_NGRAM = 3
 
 
