@@ -106,14 +106,11 @@ def main() -> int:
             rw = Reworded(model)
             report["reworded"][name] = {ds: _summary(evaluate_windows(rw, w, 0, with_bertscore=False)) for ds, w in windows.items()}
         if args.val and spec not in ("random", "simfeatures", "supervised"):
-            from anymo.model.data import build_text_table, load_sim
-            from anymo.model.text import label_prompts
+            from anymo.model.data import caption_and_prompt_table, load_sim
             from anymo.model.train import evaluate_sim
 
             val = load_sim([args.val], max_windows=args.val_windows)
-            labels = sorted(set(val.activity))
-            texts = build_text_table(sorted(set(val.caption) | {p for lab in labels for p in label_prompts(lab)}),
-                                     Path(args.out).with_suffix(".val_text_cache.npz"))
+            texts = caption_and_prompt_table(val.caption, sorted(set(val.activity)), Path(args.out).with_suffix(".val_text_cache.npz"))
             report["held_out_synthetic"][name] = evaluate_sim(model.model, val, texts, sensors=(1, 2, 3, 5), seed=0)
         report["models"][name]["seconds"] = round(time.time() - t0, 1)
         print(f"{name}: " + ", ".join(f"{ds} F1 {report['models'][name][ds]['macro_f1']}" for ds in args.datasets), flush=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,15 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from anymo.eval.models import load_model  # noqa: E402
-from anymo.model.data import SimWindows, build_text_table, load_sim  # noqa: E402
-from anymo.model.text import label_prompts  # noqa: E402
+from anymo.model.data import caption_and_prompt_table, load_sim  # noqa: E402
 from anymo.model.train import evaluate_sim  # noqa: E402
-
-
-def _subset(w: SimWindows, idx: np.ndarray) -> SimWindows:
-    return replace(w, signals=w.signals[idx], placement_id=w.placement_id[idx], activity=[w.activity[i] for i in idx],
-                   caption=[w.caption[i] for i in idx], unit=w.unit[idx], source=[w.source[i] for i in idx],
-                   start_s=None if w.start_s is None else w.start_s[idx])
 
 
 def main() -> int:
@@ -41,13 +33,11 @@ def main() -> int:
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     val = load_sim([args.val], max_windows=args.val_windows)
-    labels = sorted(set(val.activity))
     out_path = Path(args.out)
-    texts = build_text_table(sorted(set(val.caption) | {p for lab in labels for p in label_prompts(lab)}),
-                             out_path.with_suffix(".text_cache.npz"))
+    texts = caption_and_prompt_table(val.caption, sorted(set(val.activity)), out_path.with_suffix(".text_cache.npz"))
     # DeepMimic's few clips are one source per clip name; pooled here
-    kind = ["deepmimic" if s.startswith("deepmimic") else s for s in val.source]
-    parts = {k: _subset(val, np.array([i for i, x in enumerate(kind) if x == k])) for k in sorted(set(kind))}
+    kind = np.array(["deepmimic" if s.startswith("deepmimic") else s for s in val.source])
+    parts = {k: val.take(kind == k) for k in sorted(set(kind.tolist()))}
     sensors = tuple(int(x) for x in args.sensors.split(","))
     res: dict = {"command": "python benchmarks/heldout_by_source.py " + " ".join(sys.argv[1:]),
                  "windows": {k: len(p) for k, p in parts.items()},

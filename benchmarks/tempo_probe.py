@@ -22,8 +22,7 @@ import numpy as np
 
 from anymo.eval.models import load_model
 from anymo.model.augment import tempo_free, time_warp
-from anymo.model.data import SimWindows, build_text_table, load_sim
-from anymo.model.text import label_prompts
+from anymo.model.data import SimWindows, caption_and_prompt_table, load_sim
 from anymo.model.train import evaluate_sim
 
 SCALES = (0.7, 1.0, 1.4)
@@ -53,8 +52,7 @@ def main() -> int:
     rows = np.array([i for i in range(len(val)) if val.next_index[i] >= 0 and tempo_free(val.activity[i], val.caption[i])])
     sets = {scale: replayed(val, rows, scale) for scale in SCALES}
     labels = sorted({val.activity[i] for i in rows})
-    texts = build_text_table(sorted(set(val.caption) | {p for lab in labels for p in label_prompts(lab)}),
-                             Path(args.out).with_suffix(".text_cache.npz"))
+    texts = caption_and_prompt_table(val.caption, labels, Path(args.out).with_suffix(".text_cache.npz"))
     report = {"command": "python benchmarks/tempo_probe.py " + " ".join(f"--model {m}" for m in args.model) + f" --val {args.val}",
               "val": str(args.val), "windows": int(len(rows)), "labels": len(labels), "scales": list(SCALES), "models": {}}
     for spec in args.model:

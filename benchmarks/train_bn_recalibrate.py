@@ -13,8 +13,7 @@ import torch
 
 from anymo.model.augment import AugmentConfig
 from anymo.model.checkpoint import load_checkpoint, save_checkpoint
-from anymo.model.data import build_text_table, load_sim
-from anymo.model.text import label_prompts
+from anymo.model.data import caption_and_prompt_table, load_sim
 from anymo.model.train import TrainConfig, recalibrate_batchnorm
 
 
@@ -33,7 +32,7 @@ def main() -> int:
     cfg = TrainConfig(**{k: v for k, v in tc.items() if k in keep}, data=list(args.data), model=config, augment=AugmentConfig())
     data = load_sim(cfg.data)
     labels = list(meta.get("labels") or sorted(set(data.activity)))
-    texts = build_text_table(sorted(set(data.caption) | {p for lab in labels for p in label_prompts(lab)}), args.text_cache)
+    texts = caption_and_prompt_table(data.caption, labels, args.text_cache)
     recalibrate_batchnorm(model, data, texts, labels, cfg, args.batches, cfg.seed)
     save_checkpoint(args.out, model, config, {**meta, "bn_recalibrated_batches": args.batches})
     print(f"wrote {args.out}")

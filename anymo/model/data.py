@@ -78,6 +78,15 @@ class SimWindows:
     def __len__(self) -> int:
         return int(self.signals.shape[0])
 
+    def take(self, idx: np.ndarray) -> SimWindows:
+        """The windows ``idx`` (indices or a boolean mask), every per-window field alike."""
+        idx = np.asarray(idx)
+        if idx.dtype == bool:
+            idx = np.flatnonzero(idx)
+        return SimWindows(self.signals[idx], self.placement_id[idx], [self.activity[i] for i in idx],
+                          [self.caption[i] for i in idx], self.unit[idx], [self.source[i] for i in idx],
+                          None if self.start_s is None else self.start_s[idx])
+
     @property
     def n_sensors(self) -> int:
         return int(self.signals.shape[1])
@@ -111,8 +120,7 @@ def load_sim(directories: list[str | Path], min_purity: float = 0.5, max_windows
         raise ValueError(f"simulated datasets with different sensors per window {sorted(widths)} cannot be mixed; simulate them with the same --sensors-per-window")
     out = SimWindows(np.concatenate(sig), np.concatenate(pid), act, cap, np.concatenate(unit), src, np.concatenate(start))
     if max_windows is not None and len(out) > max_windows:
-        out = SimWindows(out.signals[:max_windows], out.placement_id[:max_windows], out.activity[:max_windows],
-                         out.caption[:max_windows], out.unit[:max_windows], out.source[:max_windows], out.start_s[:max_windows])
+        out = out.take(np.arange(max_windows))
     return out
 
 
@@ -146,6 +154,11 @@ def build_text_table(texts: list[str], cache: str | Path | None = None) -> TextT
             np.savez(f, key=np.array(key), features=feats)
         os.replace(tmp, cache)
     return TextTable(uniq, feats)
+
+
+def caption_and_prompt_table(captions: list[str], labels: list[str], cache: str | Path | None = None) -> TextTable:
+    """The text table zero-shot evaluation and retrieval look up: every caption and every prompt of ``labels``."""
+    return build_text_table(sorted(set(captions) | {p for lab in labels for p in label_prompts(lab)}), cache)
 
 
 def label_texts(labels: list[str]) -> dict[str, list[str]]:

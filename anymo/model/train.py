@@ -45,7 +45,7 @@ from anymo.eval.metrics import classification_metrics, retrieval_metrics
 from anymo.model.augment import AugmentConfig, augment, tempo_free, time_warp
 from anymo.model.checkpoint import load_checkpoint, save_checkpoint
 from anymo.model.config import ModelConfig
-from anymo.model.data import SimWindows, TextTable, build_text_table, load_sim
+from anymo.model.data import SimWindows, TextTable, caption_and_prompt_table, load_sim
 from anymo.model.losses import (
     CodebookEMA,
     info_nce,
@@ -389,13 +389,13 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, until: 
     data = load_sim(cfg.data, max_windows=cfg.max_windows)
     val = load_sim([cfg.val], max_windows=cfg.val_windows) if cfg.val else None
     labels = sorted(set(data.activity) | (set(val.activity) if val else set()))
-    all_texts = set(data.caption) | {p for lab in labels for p in label_prompts(lab)} | (set(val.caption) if val else set())
+    captions = data.caption + (val.caption if val else [])
     cache = Path(cfg.text_cache) if cfg.text_cache else out / "text_cache.npz"
-    texts = build_text_table(sorted(all_texts), cache) if rank == 0 else None  # rank 0 embeds, the others read
+    texts = caption_and_prompt_table(captions, labels, cache) if rank == 0 else None  # rank 0 embeds, the others read
     if world > 1:
         dist.barrier()
         if texts is None:
-            texts = build_text_table(sorted(all_texts), cache)
+            texts = caption_and_prompt_table(captions, labels, cache)
     label_features = torch.from_numpy(texts.features[texts.rows([p for lab in labels for p in label_prompts(lab)])])
 
     model = AnyMoModel(cfg.model)

@@ -16,9 +16,8 @@ import torch
 
 from anymo.model.checkpoint import load_checkpoint
 from anymo.model.config import ModelConfig
-from anymo.model.data import build_text_table, load_sim
+from anymo.model.data import caption_and_prompt_table, load_sim
 from anymo.model.network import AnyMoModel
-from anymo.model.text import label_prompts
 from anymo.model.train import TrainConfig, evaluate_sim, train
 
 SMALL = ModelConfig(conv_channels=(16, 24, 32, 48), d_model=48, n_heads=4, sensor_layers=1, time_layers=1,
@@ -38,8 +37,7 @@ def test_a_few_steps_beat_chance_on_the_training_set(tiny_sim, tmp_path):
     model, _, meta = load_checkpoint(tmp_path / "run" / "checkpoint")
     data = load_sim([tiny_sim])
     labels = sorted(set(data.activity))
-    texts = build_text_table(sorted(set(data.caption) | {p for lab in labels for p in label_prompts(lab)}),
-                             tmp_path / "run" / "text_cache.npz")
+    texts = caption_and_prompt_table(data.caption, labels, tmp_path / "run" / "text_cache.npz")
     res = evaluate_sim(model, data, texts, sensors=(2,))
     untrained = evaluate_sim(AnyMoModel(SMALL).eval(), data, texts, sensors=(2,))
     acc = res["by_sensors"]["2"]["accuracy"]
@@ -83,3 +81,19 @@ def test_torchrun_two_processes_train_in_sync(tiny_sim, tmp_path):
     moved = [k for k, v in init.state_dict().items() if not torch.equal(v, trained.state_dict()[k])]
     assert len(moved) > 10  # the weights were updated
     assert all(np.isfinite(p.detach().numpy()).all() for p in trained.parameters())
+
+
+def test_take_keeps_every_field_of_a_window_together(tiny_sim):
+    data = load_sim([tiny_sim])
+    idx = np.array([len(data) - 1, 0, 3])
+    sub = data.take(idx)
+    assert sub.activity == [data.activity[i] for i in idx] and sub.caption == [data.caption[i] for i in idx]
+    assert sub.source == [data.source[i] for i in idx]
+    np.testing.assert_array_equal(sub.signals, data.signals[idx])
+    np.testing.assert_array_equal(sub.placement_id, data.placement_id[idx])
+    np.testing.assert_array_equal(sub.unit, data.unit[idx])
+    np.testing.assert_array_equal(sub.start_s, data.start_s[idx])
+    mask = np.array([a == data.activity[0] for a in data.activity])
+    assert data.take(mask).activity == [a for a in data.activity if a == data.activity[0]]  # a boolean mask works too
+    first = load_sim([tiny_sim], max_windows=5)  # load_sim's cut goes through take
+    assert first.caption == data.caption[:5] and np.array_equal(first.start_s, data.start_s[:5])
