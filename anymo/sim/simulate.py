@@ -2,6 +2,7 @@
 
 ``simulate_imu(motion, placement_ids, cfg, rng)``:
 
+0. with ``cfg.tremor``, a physiological arm tremor added to the motion (``anymo.motion.tremor``);
 1. placements sized to ``motion.skeleton`` (``surface_placements``, cached per body), the requested rows;
 2. a random device rotation per placement from ``cfg.mounting`` (None: device axes = sensor frame);
 3. the device clock (``anymo.sim.sample_clock``): true sampling instants and reported timestamps;
@@ -20,6 +21,7 @@ import numpy as np
 
 from anymo.body.surface import N_PLACEMENTS, surface_placements
 from anymo.motion.base import BodyMotion
+from anymo.motion.tremor import PhysiologicalTremor, add_tremor
 from anymo.sim.devices import device_preset
 from anymo.sim.hardware import IDEAL, ImuHardware, apply_sensor_errors, sample_clock
 from anymo.sim.imu import MAX_RATE_FACTOR, ideal_imu
@@ -36,12 +38,15 @@ class SimConfig:
     hardware: ImuHardware | str = "ideal"
     mounting: MountingConfig | None = None
     bandwidth_hz: float | None = None  # None: the hardware's (bandwidth_frac x rate_hz; 0.4 for "ideal")
+    tremor: PhysiologicalTremor | None = None  # physiological arm tremor added to the motion (None: the motion as given)
 
     def __post_init__(self) -> None:
         if not (isinstance(self.rate_hz, (int, float)) and np.isfinite(self.rate_hz) and self.rate_hz > 0):
             raise ValueError(f"SimConfig.rate_hz must be a positive number of Hz, got {self.rate_hz!r}")
         if self.mounting is not None and not isinstance(self.mounting, MountingConfig):
             raise ValueError(f"SimConfig.mounting must be a MountingConfig or None, got {type(self.mounting).__name__}")
+        if self.tremor is not None and not isinstance(self.tremor, PhysiologicalTremor):
+            raise ValueError(f"SimConfig.tremor must be a PhysiologicalTremor or None, got {type(self.tremor).__name__}")
         if self.bandwidth_hz is not None and not (np.isfinite(self.bandwidth_hz) and self.bandwidth_hz > 0):
             raise ValueError(f"SimConfig.bandwidth_hz must be a positive number of Hz or None, got {self.bandwidth_hz!r}")
 
@@ -82,6 +87,8 @@ def simulate_imu(motion: BodyMotion, placement_ids: np.ndarray, cfg: SimConfig, 
     table = surface_placements(motion.skeleton).subset(ids)
 
     n_s = ids.size
+    if cfg.tremor is not None:
+        motion = add_tremor(motion, cfg.tremor, rng)
     device_rot = np.broadcast_to(np.eye(3), (n_s, 3, 3)).copy() if cfg.mounting is None else random_mounting(n_s, cfg.mounting, rng)
     clock = sample_clock(motion.duration_s, hw, rng)  # at least one sample, all within [0, duration_s]
     t_true_s, t_device_s = clock.t_true_s, clock.t_device_s

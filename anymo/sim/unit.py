@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from anymo.motion.procedural import random_body_shape
+from anymo.motion.tremor import PhysiologicalTremor
 from anymo.preprocess.labels import label_cover
 from anymo.preprocess.resample import resample
 from anymo.preprocess.windows import frame
@@ -96,7 +97,8 @@ def simulate_unit(cfg: DatasetConfig, unit_id: int) -> UnitResult:
     native_hz = device_rate_hz(device, cfg.rate_hz)
     wobble = SoftTissue(spread_frac=0.3) if rng.random() < cfg.soft_tissue_fraction else None
     t = time.perf_counter()
-    sig = simulate_imu(motion, ids, SimConfig(rate_hz=native_hz, hardware=device, mounting=MountingConfig(wobble=wobble)), rng)
+    sig = simulate_imu(motion, ids, SimConfig(rate_hz=native_hz, hardware=device, mounting=MountingConfig(wobble=wobble),
+                                                tremor=PhysiologicalTremor()), rng)
     t_sim = time.perf_counter() - t
     t = time.perf_counter()
     need = int(np.ceil((n_win * n_t - 1) * native_hz / cfg.rate_hz)) + 1

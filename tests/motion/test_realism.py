@@ -179,3 +179,42 @@ def test_pendulum_circles_are_20_to_50_cm_across() -> None:
         hand = m.pos_m[int(4 * RATE) : -int(4 * RATE), SEGMENT_INDEX["RightHand"], :2]
         across = np.ptp(hand - hand.mean(0), axis=0).max()
         assert 0.15 < across < 0.6, across  # Long et al. 2010: ~20 and ~50 cm circles (was <= ~17 cm)
+
+
+def _elevation_deg(motion) -> np.ndarray:
+    """Angle (deg) of the right upper arm from hanging straight down, over time."""
+    arm = motion.pos_m[:, SEGMENT_INDEX["RightForeArm"]] - motion.pos_m[:, SEGMENT_INDEX["RightUpperArm"]]
+    arm /= np.linalg.norm(arm, axis=1, keepdims=True)
+    return np.degrees(np.arccos(np.clip(-arm[:, 2], -1.0, 1.0)))
+
+
+@pytest.mark.parametrize("activity", ["shoulder_forward_elevation", "shoulder_abduction"])
+def test_arm_raises_reach_the_normative_active_range(activity: str) -> None:
+    """Gill et al. 2020: mean active flexion ~160 deg, abduction ~150 deg in adults (was ~130 / ~119 simulated)."""
+    tops = np.array([_elevation_deg(_clip(activity, seed, 12.0)[0]).max() for seed in range(12)])
+    assert 140.0 < tops.mean() < 175.0 and tops.min() > 105.0 and tops.max() <= 182.0, tops.round(0)
+
+
+@pytest.mark.parametrize("activity", ["shoulder_internal_rotation", "shoulder_external_rotation"])
+def test_rotations_at_the_side_sweep_most_of_the_active_arc(activity: str) -> None:
+    """The forearm (elbow at 90 deg at the side) turns through ~85-155 deg (was 60-110): from outward to the belly."""
+    arcs = []
+    for seed in range(12):
+        m = _clip(activity, seed, 12.0)[0]
+        fore = m.pos_m[:, SEGMENT_INDEX["RightHand"], :2] - m.pos_m[:, SEGMENT_INDEX["RightForeArm"], :2]
+        heading = np.unwrap(np.arctan2(fore[:, 1], fore[:, 0]))
+        arcs.append(np.degrees(np.ptp(heading)))
+    arcs = np.array(arcs)
+    assert 95.0 < arcs.mean() < 160.0 and arcs.min() > 70.0, arcs.round(0)
+
+
+def test_repetitions_range_from_continuous_to_holding() -> None:
+    """Peak / mean joint speed of the repetitions: minimum-jerk continuous moves give ~1.9 (Flash & Hogan 1985),
+    holds at both ends more; clips cover both (was ~2.6 in every clip)."""
+    ratios = []
+    for seed in range(16):
+        m, _ = _clip("shoulder_forward_elevation", seed, 12.0)
+        v = np.abs(np.gradient(_elevation_deg(m)))[int(RATE) : -int(RATE)]
+        ratios.append(np.percentile(v, 99) / v.mean())
+    ratios = np.array(ratios)
+    assert ratios.min() < 2.15 and ratios.max() > 2.4, ratios.round(2)

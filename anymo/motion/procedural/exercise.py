@@ -23,10 +23,18 @@ D = np.deg2rad
 Motion = tuple[np.ndarray, np.ndarray]
 
 
-def _reps(p: ActivityParams, rng: np.random.Generator, t_s: np.ndarray, period_s: tuple[float, float], sharp: float = 1.5) -> np.ndarray:
-    """0..1 repetition profile (0 = start position), holding briefly at both ends; whole repetitions,
-    so it starts and ends at rest (was: began at the top, reached in a 0.5 s fade, 3-7 g at the wrist)."""
+# Dwell sharpness of a repetition (`signals.dwell`): repetitions done without a pause follow a minimum-jerk
+# profile (Flash & Hogan 1985, J Neurosci 5:1688), peak speed 1.875 x the mean, which the dwell profile gives at
+# sharpness ~0.8; higher values hold at both ends (1.6: peak ~2.7 x mean). Each clip samples one, continuous to
+# holding; was always 1.5 (every repetition held at both ends).
+REP_SHARPNESS = (0.8, 1.6)
+
+
+def _reps(p: ActivityParams, rng: np.random.Generator, t_s: np.ndarray, period_s: tuple[float, float]) -> np.ndarray:
+    """0..1 repetition profile (0 = start position), continuous or holding briefly at both ends; whole
+    repetitions, so it starts and ends at rest (was: began at the top, reached in a 0.5 s fade, 3-7 g at the wrist)."""
     tempo_hz = 1.0 / rng.uniform(*period_s)
+    sharp = float(rng.uniform(*REP_SHARPNESS))
     e, p.tempo_hz = rep_profile(t_s, tempo_hz * (1 + 0.06 * smooth_noise(t_s, rng, 0.1)), sharp)
     return e
 
@@ -50,32 +58,50 @@ def _stand(p: ActivityParams, rng: np.random.Generator, t_s: np.ndarray, **kw) -
 # physiotherapy moves are done at all of these; the periods were 2-5 s (moderate and slow only).
 
 def _arm_rep(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray, period: tuple[float, float],
-             fn: Callable) -> Motion:
+             fn: Callable, anatomical_range: bool = False) -> Motion:
+    """Standing repetitions of ``fn(pose, side, e)`` on the working arm(s). ``e`` is the 0..1 repetition
+    profile, scaled by the clip's amplitude unless the move's range is an anatomical one already sampled
+    (``anatomical_range``: the end point is where the joint stops, not a size of the move)."""
     pose = _stand(p, rng, t_s)
     e = _reps(p, rng, t_s, period)
     for side in _arms(p, rng):
-        fn(pose, side, e * p.amplitude)
+        fn(pose, side, e if anatomical_range else e * p.amplitude)
     return planted(sk, pose, p.rate_hz)
 
 
+# Shoulder ranges of motion: the moves go through most of the active range of adults. Gill et al. 2020 (BMC
+# Musculoskelet Disord 21:676; 2404 adults aged 20-91, inclinometer): mean active flexion 161.5 / 158.5 deg
+# (men / women) and abduction 151.5 / 149.7 deg, ~40 deg less in the oldest than the youngest; active external
+# rotation with the arm at the side ~60-90 deg. With the elbow at the side, internal rotation stops where the
+# forearm meets the belly (~60-90 deg). Were 110-165 / 90-160 deg times the clip amplitude 0.8-1.1 (means ~130 /
+# ~119 deg) and rotation arcs of 60-110 deg.
+ELEVATION_TOP_DEG = {"forward": (125.0, 180.0), "abduction": (115.0, 180.0)}
+
+
 def shoulder_forward_elevation(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
-    top = D(rng.uniform(110, 165))
-    return _arm_rep(p, rng, sk, t_s, (1.5, 5.0), lambda pose, s, e: (pose.shoulder(s, flex=top * e, abd=D(5)), pose.elbow(s, D(8), pronation=D(10))))
+    top = D(rng.uniform(*ELEVATION_TOP_DEG["forward"]))
+    return _arm_rep(p, rng, sk, t_s, (1.5, 5.0), lambda pose, s, e: (pose.shoulder(s, flex=top * e, abd=D(5)), pose.elbow(s, D(8), pronation=D(10))),
+                    anatomical_range=True)
 
 
 def shoulder_abduction(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
-    top = D(rng.uniform(90, 160))
-    return _arm_rep(p, rng, sk, t_s, (1.5, 5.0), lambda pose, s, e: (pose.shoulder(s, flex=D(10) * e, abd=D(5) + top * e, int_rot=-D(40) * e), pose.elbow(s, D(8))))
+    top = D(rng.uniform(*ELEVATION_TOP_DEG["abduction"]))
+    return _arm_rep(p, rng, sk, t_s, (1.5, 5.0), lambda pose, s, e: (pose.shoulder(s, flex=D(10) * e, abd=D(5) + top * e, int_rot=-D(40) * e), pose.elbow(s, D(8))),
+                    anatomical_range=True)
 
 
 def shoulder_internal_rotation(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
-    lo, hi = D(rng.uniform(-30, -10)), D(rng.uniform(50, 80))
-    return _arm_rep(p, rng, sk, t_s, (1.2, 4.0), lambda pose, s, e: (pose.shoulder(s, flex=D(5), abd=D(10), int_rot=lo + (hi - lo) * e), pose.elbow(s, D(90), pronation=D(0))))
+    """From external rotation (25-55 deg) in to the belly (60-85 deg internal rotation), elbow at 90 deg at the side."""
+    lo, hi = -D(rng.uniform(25, 55)), D(rng.uniform(60, 85))
+    return _arm_rep(p, rng, sk, t_s, (1.2, 4.0), lambda pose, s, e: (pose.shoulder(s, flex=D(5), abd=D(10), int_rot=lo + (hi - lo) * e), pose.elbow(s, D(90), pronation=D(0))),
+                    anatomical_range=True)
 
 
 def shoulder_external_rotation(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
-    lo, hi = D(rng.uniform(20, 40)), D(rng.uniform(-70, -40))
-    return _arm_rep(p, rng, sk, t_s, (1.2, 4.0), lambda pose, s, e: (pose.shoulder(s, flex=D(5), abd=D(10), int_rot=lo + (hi - lo) * e), pose.elbow(s, D(90), pronation=D(0))))
+    """From the belly (50-80 deg internal rotation) out to 45-75 deg external rotation, elbow at 90 deg at the side."""
+    lo, hi = D(rng.uniform(50, 80)), -D(rng.uniform(45, 75))
+    return _arm_rep(p, rng, sk, t_s, (1.2, 4.0), lambda pose, s, e: (pose.shoulder(s, flex=D(5), abd=D(10), int_rot=lo + (hi - lo) * e), pose.elbow(s, D(90), pronation=D(0))),
+                    anatomical_range=True)
 
 
 def trapezius_row(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.ndarray) -> Motion:
