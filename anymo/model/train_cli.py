@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
 
 from anymo.model.augment import AugmentConfig
 from anymo.model.config import ModelConfig
@@ -38,8 +37,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     ap.add_argument("--warmup-steps", type=int, default=d.warmup_steps, help="linear warm-up steps (default %(default)s)")
     ap.add_argument("--no-geometry", action="store_true", help="ablation: the encoder ignores placements (no geometry embedding, no kinematic bias)")
     ap.add_argument("--no-pretraining", action="store_true", help="ablation: drop the placement-view and masked-observation losses")
-    ap.add_argument("--pretraining-weight", type=float, default=d.w_view, metavar="W",
-                    help="weight of the placement-view and masked-observation losses (default %(default)s)")
+    ap.add_argument("--pretraining-weight", type=float, default=None, metavar="W",
+                    help=f"weight of the placement-view and masked-observation losses (default {d.w_view:g})")
     ap.add_argument("--keep-steps", type=int, nargs="*", default=[], help="also keep OUT/checkpoint-stepN at these steps")
     ap.add_argument("--teacher-sensors", type=int, default=d.teacher_sensors, help="sensors the full-body teacher sees (default %(default)s)")
     ap.add_argument("--text-cache", default=None, help="MiniLM text-embedding cache .npz shared between runs (default OUT/text_cache.npz)")
@@ -58,16 +57,18 @@ def main(argv: list[str] | None = None, prog: str = "anymo train") -> int:
     args = ap.parse_args(sys.argv[1:] if argv is None else argv)
     if not 0.0 <= args.time_warp <= 1.0:
         ap.error(f"--time-warp is the share of windows replayed at another speed, between 0 and 1; got {args.time_warp:g}")
-    if not args.pretraining_weight >= 0.0:
+    if args.pretraining_weight is not None and not args.pretraining_weight >= 0.0:
         ap.error(f"--pretraining-weight must be 0 or more (0 = no pre-training losses, like --no-pretraining); got {args.pretraining_weight:g}")
+    if args.no_pretraining and args.pretraining_weight:
+        ap.error(f"--no-pretraining and --pretraining-weight {args.pretraining_weight:g} contradict each other: "
+                 "drop one (--no-pretraining is --pretraining-weight 0)")
+    w_pre = 0.0 if args.no_pretraining else (TrainConfig.w_view if args.pretraining_weight is None else args.pretraining_weight)
     cfg = TrainConfig(data=list(args.data), out=args.out, val=args.val, steps=args.steps, batch=args.batch, lr=args.lr,
                       seed=args.seed, eval_every=args.eval_every, save_every=args.save_every, threads=args.threads,
                       max_windows=args.max_windows, val_windows=args.val_windows, keep_steps=tuple(args.keep_steps),
                       teacher_sensors=args.teacher_sensors, text_cache=args.text_cache,
-                      balance_power=args.balance, w_label=args.label_weight, w_view=args.pretraining_weight, w_mask=args.pretraining_weight,
+                      balance_power=args.balance, w_label=args.label_weight, w_view=w_pre, w_mask=w_pre,
                       model=ModelConfig(use_geometry=not args.no_geometry, conv_norm=args.conv_norm), warmup_steps=args.warmup_steps, augment=AugmentConfig(p_time_warp=args.time_warp))
-    if args.no_pretraining:
-        cfg = replace(cfg, w_view=0.0, w_mask=0.0)
     try:
         summary = train(cfg, resume=args.resume, progress=not args.quiet)
     except (ValueError, FileNotFoundError) as exc:

@@ -92,12 +92,13 @@ def test_training_batches_warp_only_tempo_free_windows(tiny_sim):
     assert np.array_equal(off, data.signals.astype(np.float32))
 
 
-@pytest.mark.parametrize("flag, value, words", [("--time-warp", "1.5", "between 0 and 1"), ("--pretraining-weight", "-0.5", "0 or more")])
-def test_train_refuses_out_of_range_recipe_flags(tmp_path, capsys, flag, value, words):
+@pytest.mark.parametrize("flags, words", [(["--time-warp", "1.5"], "between 0 and 1"), (["--pretraining-weight", "-0.5"], "0 or more"),
+                                          (["--no-pretraining", "--pretraining-weight", "0.3"], "contradict")])
+def test_train_refuses_out_of_range_recipe_flags(tmp_path, capsys, flags, words):
     from anymo.model.train_cli import main
 
     with pytest.raises(SystemExit) as exc:
-        main(["--data", str(tmp_path), "--out", str(tmp_path / "run"), flag, value])
+        main(["--data", str(tmp_path), "--out", str(tmp_path / "run"), *flags])
     assert exc.value.code == 2
     assert words in capsys.readouterr().err
     assert not (tmp_path / "run").exists()  # refused before anything was written
