@@ -154,8 +154,10 @@ def markdown(doc: dict) -> str:
         seeds = next(iter(r["sim_only"].values()), {}).get("seeds", [0])
         lines.append(f"- `{t}`: commit {r['commit']}, {r['clips_per_label']} clips per label, simulation seeds {seeds} (mean ± sd over them), "
                      f"command `{r['command']}`, {r['elapsed_s']} s")
-    last = doc["runs"][tags[-1]]["breadth"]
-    lines += ["", f"Breadth (run `{tags[-1]}`):", "", "| source | distinct motions | caption words | hours of source material |",
+    # --skip-breadth runs carry no breadth: show the newest run that measured it
+    shown = next((t for t in reversed(tags) if doc["runs"][t]["breadth"]), tags[-1])
+    last = doc["runs"][shown]["breadth"]
+    lines += ["", f"Breadth (run `{shown}`):", "", "| source | distinct motions | caption words | hours of source material |",
               "| --- | --- | --- | --- |"]
     for src, b in last.items():
         if b is None:
