@@ -33,7 +33,7 @@ def replayed(val: SimWindows, rows: np.ndarray, scale: float) -> SimWindows:
     nxt = val.next_index[rows]
     n, s, t, _ = val.signals[rows].shape
     buf = np.concatenate([val.signals[rows], val.signals[nxt]], axis=2).astype(np.float32).reshape(n * s, 2 * t, 6)
-    up = np.concatenate([val.gravity_up[rows], val.gravity_up[nxt]], axis=2).reshape(n * s, 2 * t, 3)
+    up = np.concatenate([val.gravity_up_at(rows), val.gravity_up_at(nxt)], axis=2).reshape(n * s, 2 * t, 3)
     sig = time_warp(buf, t, scale, 0.0, up=up).reshape(n, s, t, 6).astype(np.float16)
     return replace(val, signals=sig, placement_id=val.placement_id[rows], activity=[val.activity[i] for i in rows],
                    caption=[val.caption[i] for i in rows], unit=val.unit[rows], source=[val.source[i] for i in rows],

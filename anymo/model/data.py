@@ -46,34 +46,42 @@ class SimWindows:
             self.__dict__["_next_index"] = cache
         return cache
 
-    @property
-    def gravity_up(self) -> np.ndarray:
-        """[N, S, T, 3] float16 unit "up" per sample in each device frame (`anymo.model.augment.gravity_direction`),
-        filtered along each unit's continuous run of windows; computed on first use (~50 s and 0.5 GB for
-        24 h of 16-sensor windows on 2 cores)."""
-        cache = self.__dict__.get("_gravity_up")
-        if cache is None:
-            from anymo.model.augment import gravity_direction  # torch-free numpy, imported late
-
-            n, s, t, _ = self.signals.shape
-            cache = np.empty((n, s, t, 3), np.float16)
+    def gravity_up_at(self, idx: np.ndarray) -> np.ndarray:
+        """[len(idx), S, T, 3] float16 unit "up" per sample in each device frame (`anymo.model.augment.gravity_direction`)
+        of windows ``idx``, filtered along each window's continuous run of windows. A run is computed on the first use
+        of any of its windows and kept (all of 24 h of 16-sensor windows: ~50 s and 0.5 GB on 2 cores), so only the runs
+        that hold replayed windows cost anything."""
+        n, s, t, _ = self.signals.shape
+        state = self.__dict__.get("_gravity_up")
+        if state is None:
             nxt = self.next_index
             heads = np.setdiff1d(np.arange(n), nxt[nxt >= 0])
-            chains: dict[int, list[list[int]]] = {}
+            run_of, runs = np.empty(n, np.int64), []
             for h in heads:
-                chain = [int(h)]
-                while nxt[chain[-1]] >= 0:
-                    chain.append(int(nxt[chain[-1]]))
-                chains.setdefault(len(chain), []).append(chain)
-            for length, group in chains.items():
-                for c0 in range(0, len(group), 32):  # 32 chains at a time: ~0.5 GB of float64 filter state
-                    idx = np.array(group[c0 : c0 + 32])  # [c, length]
-                    x = self.signals[idx].astype(np.float32)  # [c, length, S, T, 6]
-                    x = x.transpose(0, 2, 1, 3, 4).reshape(len(idx) * s, length * t, 6)
-                    up = gravity_direction(x, MODEL_RATE_HZ).reshape(len(idx), s, length, t, 3).transpose(0, 2, 1, 3, 4)
-                    cache[idx.reshape(-1)] = up.reshape(-1, s, t, 3).astype(np.float16)
-            self.__dict__["_gravity_up"] = cache
-        return cache
+                run = [int(h)]
+                while nxt[run[-1]] >= 0:
+                    run.append(int(nxt[run[-1]]))
+                run_of[run] = len(runs)
+                runs.append(run)
+            # zeros: the pages of runs never used are never touched
+            state = self.__dict__["_gravity_up"] = (np.zeros((n, s, t, 3), np.float16), np.zeros(n, bool), run_of, runs)
+        cache, done, run_of, runs = state
+        idx = np.asarray(idx, dtype=np.int64)
+        by_length: dict[int, list[list[int]]] = {}
+        for r in np.unique(run_of[idx[~done[idx]]]):
+            by_length.setdefault(len(runs[r]), []).append(runs[r])
+        if by_length:
+            from anymo.model.augment import gravity_direction  # torch-free numpy, imported late
+
+            for length, group in by_length.items():
+                for c0 in range(0, len(group), 32):  # 32 runs at a time: ~0.5 GB of float64 filter state
+                    rows = np.array(group[c0 : c0 + 32])  # [c, length]
+                    x = self.signals[rows].astype(np.float32)  # [c, length, S, T, 6]
+                    x = x.transpose(0, 2, 1, 3, 4).reshape(len(rows) * s, length * t, 6)
+                    up = gravity_direction(x, MODEL_RATE_HZ).reshape(len(rows), s, length, t, 3).transpose(0, 2, 1, 3, 4)
+                    cache[rows.reshape(-1)] = up.reshape(-1, s, t, 3).astype(np.float16)
+                    done[rows.reshape(-1)] = True
+        return cache[idx]
 
     def __len__(self) -> int:
         return int(self.signals.shape[0])

@@ -174,10 +174,10 @@ def warp_windows(data: SimWindows, idx: np.ndarray, cfg: AugmentConfig, rng: np.
     for group, follow in ((rows[nxt >= 0], nxt[nxt >= 0]), (rows[nxt < 0], None)):  # 2T-sample buffers (faster possible), T-sample ones
         if len(group) == 0:
             continue
-        buf, up = out[group], data.gravity_up[idx[group]]  # [n, S, T, 6], [n, S, T, 3]
+        buf, up = out[group], data.gravity_up_at(idx[group])  # [n, S, T, 6], [n, S, T, 3]
         if follow is not None:
             buf = np.concatenate([buf, data.signals[follow].astype(np.float32)], axis=2)
-            up = np.concatenate([up, data.gravity_up[follow]], axis=2)
+            up = np.concatenate([up, data.gravity_up_at(follow)], axis=2)
         n, s, length, _ = buf.shape
         sc = np.minimum(scale[group], (length - 1) / (t - 1))
         st = where[group] * (length - 1 - sc * (t - 1))

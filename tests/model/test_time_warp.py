@@ -102,3 +102,23 @@ def test_train_refuses_out_of_range_recipe_flags(tmp_path, capsys, flags, words)
     assert exc.value.code == 2
     assert words in capsys.readouterr().err
     assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+def test_gravity_is_filtered_along_whole_runs_and_only_for_the_runs_asked(tiny_sim):
+    from anymo.model.augment import gravity_direction
+    from anymo.model.data import MODEL_RATE_HZ, load_sim
+
+    data = load_sim([tiny_sim])
+    nxt = data.next_index
+    run = [int(np.setdiff1d(np.arange(len(data)), nxt[nxt >= 0])[0])]
+    while nxt[run[-1]] >= 0:
+        run.append(int(nxt[run[-1]]))
+    assert len(run) >= 2  # the fixture has continuous runs
+    last = np.array([run[-1]])
+    up = data.gravity_up_at(last)  # asking for one window filters its whole run
+    done = data.__dict__["_gravity_up"][1]
+    assert done[run].all() and done.sum() == len(run)
+    s, t = data.signals.shape[1], data.signals.shape[2]
+    x = data.signals[run].astype(np.float32).transpose(1, 0, 2, 3).reshape(s, len(run) * t, 6)
+    whole = gravity_direction(x, MODEL_RATE_HZ).reshape(s, len(run), t, 3)[:, -1]
+    np.testing.assert_allclose(up[0].astype(np.float32), whole, atol=2e-3)
