@@ -71,9 +71,10 @@ def _arm_rep(p: ActivityParams, rng: np.random.Generator, sk: Skeleton, t_s: np.
 
 # Shoulder ranges of motion: the moves go through most of the active range of adults. Gill et al. 2020 (BMC
 # Musculoskelet Disord 21:676; 2404 adults aged 20-91, inclinometer): mean active flexion 161.5 / 158.5 deg
-# (men / women) and abduction 151.5 / 149.7 deg, ~40 deg less in the oldest than the youngest; active external
-# rotation with the arm at the side ~60-90 deg. With the elbow at the side, internal rotation stops where the
-# forearm meets the belly (~60-90 deg). Were 110-165 / 90-160 deg times the clip amplitude 0.8-1.1 (means ~130 /
+# (men / women) and abduction 151.5 / 149.7 deg, ~40 deg less in the oldest than the youngest. Rotations with
+# the arm at the side: external rotation taken to the 45-75 deg of the clinically quoted 60-90 deg range (Gill et
+# al. measured it too but their abstract gives no figure: an assumption, not a citation); internal rotation stops
+# where the forearm meets the belly (~60-90 deg, body geometry). Were 110-165 / 90-160 deg times the clip amplitude 0.8-1.1 (means ~130 /
 # ~119 deg) and rotation arcs of 60-110 deg.
 ELEVATION_TOP_DEG = {"forward": (125.0, 180.0), "abduction": (115.0, 180.0)}
 
