@@ -27,7 +27,7 @@ from anymo.sim.config import DatasetConfig
 from anymo.sim.pool import run_units
 from anymo.sim.simulate import resolve_hardware
 from anymo.sim.source_registry import get_source
-from anymo.sim.unit import UnitResult, device_rate_hz, source_options
+from anymo.sim.unit import UNIT_TREMOR, UnitResult, device_rate_hz, source_options
 
 
 class UnitRunner(Protocol):
@@ -172,6 +172,7 @@ def generate_dataset(
         "devices": {name: {**_jsonable(resolve_hardware(name)), "stream_rate_hz": device_rate_hz(name, cfg.rate_hz)} for name in sorted(per_device)},
         "sources": {name: {"share": round(share / sum(cfg.source_shares), 6), **src.manifest()}
                     for (name, src), share in zip(sources.items(), cfg.source_shares)},
+        "tremor": _jsonable(UNIT_TREMOR),
         "workers": runner.n_workers if runner is not None else workers,
         **({"cluster": runner.manifest()} if runner is not None else {}),
         "timings_s": {"wall": round(wall_s, 3), **{k: round(v, 3) for k, v in stage.items()}},

@@ -40,6 +40,9 @@ from anymo.sim.simulate import SimConfig, resolve_hardware, simulate_imu
 from anymo.sim.source_registry import get_source, pick_source
 from anymo.sim.sources import SourceOptions
 
+# the physiological arm tremor every unit's motion carries (docs/simulated_dataset.md; recorded in the manifest)
+UNIT_TREMOR = PhysiologicalTremor()
+
 MARGIN_S = 1.0  # extra motion simulated past the last window (clock drift, filter edges)
 
 
@@ -98,7 +101,7 @@ def simulate_unit(cfg: DatasetConfig, unit_id: int) -> UnitResult:
     wobble = SoftTissue(spread_frac=0.3) if rng.random() < cfg.soft_tissue_fraction else None
     t = time.perf_counter()
     sig = simulate_imu(motion, ids, SimConfig(rate_hz=native_hz, hardware=device, mounting=MountingConfig(wobble=wobble),
-                                                tremor=PhysiologicalTremor()), rng)
+                                                tremor=UNIT_TREMOR), rng)
     t_sim = time.perf_counter() - t
     t = time.perf_counter()
     need = int(np.ceil((n_win * n_t - 1) * native_hz / cfg.rate_hz)) + 1

@@ -74,6 +74,7 @@ def test_manifest_counts_match_the_files(small) -> None:
     devs = [str(x) for a in arrays for x in a["device"]]
     assert m["counts"]["per_device"] == {k: devs.count(k) for k in set(devs)}
     assert sorted(m["devices"]) == sorted(set(devs))
+    assert m["tremor"]["amplitude_g"] == [0.0015, 0.035]  # the motion's arm tremor is part of what the shards are
     for a in arrays:
         assert a["acc_mps2"].shape[1:] == (4, 300, 3) and a["acc_mps2"].dtype == np.float32
         assert float(a["rate_hz"]) == 60.0
