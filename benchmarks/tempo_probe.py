@@ -35,9 +35,7 @@ def replayed(val: SimWindows, rows: np.ndarray, scale: float) -> SimWindows:
     buf = np.concatenate([val.signals[rows], val.signals[nxt]], axis=2).astype(np.float32).reshape(n * s, 2 * t, 6)
     up = np.concatenate([val.gravity_up_at(rows), val.gravity_up_at(nxt)], axis=2).reshape(n * s, 2 * t, 3)
     sig = time_warp(buf, t, scale, 0.0, up=up).reshape(n, s, t, 6).astype(np.float16)
-    return replace(val, signals=sig, placement_id=val.placement_id[rows], activity=[val.activity[i] for i in rows],
-                   caption=[val.caption[i] for i in rows], unit=val.unit[rows], source=[val.source[i] for i in rows],
-                   start_s=None)
+    return replace(val.take(rows), signals=sig, start_s=None)  # replayed windows no longer follow each other in time
 
 
 def main() -> int:

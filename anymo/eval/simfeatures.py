@@ -250,10 +250,10 @@ def simulate_label_windows(label: str, placements: list[str], spec: DeviceSpec, 
     from anymo.data.recording import LabelSegment, Recording
     from anymo.motion.procedural import generate_with_params
     from anymo.motion.procedural.sequence import TRANSITION_S
-    from anymo.motion.tremor import PhysiologicalTremor
     from anymo.sim.devices import DEVICE_PRESETS
     from anymo.sim.mounting import MountingConfig
     from anymo.sim.simulate import SimConfig, simulate_imu
+    from anymo.sim.unit import UNIT_TREMOR
 
     act = activity_for_label(label)
     if act is None:
@@ -271,7 +271,7 @@ def simulate_label_windows(label: str, placements: list[str], spec: DeviceSpec, 
         if spec.acc_range_g is not None:
             hw = replace(hw, acc_range_g=spec.acc_range_g, acc_adc_bits=spec.acc_bits)
         sig = simulate_imu(motion, np.array([pid]), SimConfig(rate_hz=spec.rate_hz, hardware=hw, mounting=MountingConfig(),
-                                                                 tremor=PhysiologicalTremor()), rng)
+                                                                 tremor=UNIT_TREMOR), rng)
         acc = sig.acc_mps2[0].astype(np.float64)
         if gravity_removed:
             table = surface_placements(motion.skeleton).subset(np.array([pid]))

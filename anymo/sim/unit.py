@@ -40,7 +40,8 @@ from anymo.sim.simulate import SimConfig, resolve_hardware, simulate_imu
 from anymo.sim.source_registry import get_source, pick_source
 from anymo.sim.sources import SourceOptions
 
-# the physiological arm tremor every unit's motion carries (docs/simulated_dataset.md; recorded in the manifest)
+# the physiological arm tremor every simulated motion carries: training units (recorded in the manifest) and the
+# simfeatures reference alike (docs/simulated_dataset.md)
 UNIT_TREMOR = PhysiologicalTremor()
 
 MARGIN_S = 1.0  # extra motion simulated past the last window (clock drift, filter edges)
