@@ -2,7 +2,8 @@
 
 What real recordings do that the simulator's clean 60 Hz streams do not: slower devices (10-32 Hz,
 resampled to 60 Hz), gravity removed or high-passed by the source, accelerometer-only devices, extra
-noise and gain error, unknown axis conventions (a random rotation), and unknown placement (-1).
+noise and gain error, small full scales and coarse converters (`adc`), unknown axis conventions (a
+random rotation), and unknown placement (-1).
 
 And one about the people, applied to the whole window before the views are cut (numpy, `time_warp`):
 the same movement done faster or slower than the simulator's parameters say. A window is replayed
@@ -15,6 +16,7 @@ and locomotion (where tempo is what tells walking from running), are never warpe
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -36,6 +38,13 @@ class AugmentConfig:
     noise_acc_g: float = 0.02
     noise_gyro_rads: float = 0.03
     gain: float = 0.1  # per-sensor gain in [1 - gain, 1 + gain]
+    # per sensor: a device at a small full scale with a coarse converter (`adc`). +-2 g is the power-on range
+    # of ADXL345 / MPU-6050 class accelerometers and +-250 dps the MPU-6050 gyro's; the HMP/WHARF wrist device
+    # codes +-1.5 g in 6 bits (its documentation). The simulator's presets are all 16-bit at +-8/16 g.
+    p_adc: float = 0.0
+    adc_acc_range_g: tuple[float, float] = (1.5, 8.0)  # log-uniform full scale
+    adc_acc_bits: tuple[int, int] = (6, 14)  # uniform integer word length (acc); gyros keep 16 bits
+    adc_gyro_range_dps: tuple[float, float] = (250.0, 2000.0)  # log-uniform full scale
     p_time_warp: float = 0.0  # per window (tempo-free ones only): replayed faster or slower, see `time_warp`
     time_warp_scale: tuple[float, float] = (2.0 / 3.0, 1.5)  # log-uniform playback speed
 
@@ -115,6 +124,18 @@ def random_rotations(n: int, generator: torch.Generator) -> torch.Tensor:
     ], dim=1).reshape(n, 3, 3)
 
 
+def adc(acc_g: torch.Tensor, gyro_rads: torch.Tensor, acc_range_g: torch.Tensor, acc_bits: torch.Tensor,
+        gyro_range_rads: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(acc, gyro) [N, T, 3] as a device of full scales ``acc_range_g`` / ``gyro_range_rads`` [N] reports them:
+    clipped at the full scale, acc rounded to its LSB (full scale / 2^(bits-1), signed codes as
+    `anymo.sim.hardware` digitises)."""
+    fs = acc_range_g[:, None, None]
+    lsb = fs / 2.0 ** (acc_bits[:, None, None].to(acc_g.dtype) - 1)
+    acc = (torch.round(acc_g / lsb) * lsb).clamp(-fs, fs - lsb)
+    gfs = gyro_range_rads[:, None, None]
+    return acc, gyro_rads.clamp(-gfs, gfs)
+
+
 def augment(
     signals: torch.Tensor, placement_id: torch.Tensor, sensor_mask: torch.Tensor, cfg: AugmentConfig, g: torch.Generator,
     rate_hz: float = 60.0,
@@ -148,6 +169,15 @@ def augment(
     gain = 1 + cfg.gain * (2 * u(b, s, 1, 1) - 1)
     noise = torch.randn(b, s, t, 6, generator=g) * torch.tensor([cfg.noise_acc_g] * 3 + [cfg.noise_gyro_rads] * 3) * u(b, s, 1, 1)
     x = x * gain + noise
+    coarse = (u(b, s) < cfg.p_adc) & sensor_mask if cfg.p_adc > 0 else None  # no draw when off: old runs reproduce
+    if coarse is not None and bool(coarse.any()):
+        n = int(coarse.sum())
+        log_uniform = lambda lo, hi: torch.exp(math.log(lo) + (math.log(hi) - math.log(lo)) * u(n))
+        lo_b, hi_b = cfg.adc_acc_bits
+        bits = torch.floor(lo_b + (hi_b - lo_b + 1) * u(n)).clamp(max=hi_b)
+        acc, gyro = adc(x[coarse][..., :3], x[coarse][..., 3:], log_uniform(*cfg.adc_acc_range_g), bits,
+                        log_uniform(*cfg.adc_gyro_range_dps) * math.pi / 180.0)
+        x[coarse] = torch.cat([acc, gyro], dim=-1)
     has_gyro = (u(b, s) >= cfg.p_acc_only) & sensor_mask
     x[..., 3:] = x[..., 3:] * has_gyro[..., None, None]
     x = x * sensor_mask[..., None, None]

@@ -47,6 +47,13 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     ap.add_argument("--label-weight", type=float, default=d.w_label, help="weight of the label-prompt classification loss (default %(default)s)")
     ap.add_argument("--time-warp", type=float, default=0.0, metavar="P",
                     help="share of tempo-free windows replayed 2/3-1.5x as fast (default %(default)s: off)")
+    a = AugmentConfig()
+    ap.add_argument("--acc-only", type=float, default=a.p_acc_only, metavar="P",
+                    help="share of sensors per view whose gyro is dropped (accelerometer-only devices) (default %(default)s)")
+    ap.add_argument("--adc", type=float, default=a.p_adc, metavar="P",
+                    help="share of sensors per view seen through a small full scale and coarse converter "
+                         f"(acc +-{a.adc_acc_range_g[0]:g}..{a.adc_acc_range_g[1]:g} g at {a.adc_acc_bits[0]}..{a.adc_acc_bits[1]} bits, "
+                         f"gyro {a.adc_gyro_range_dps[0]:g}..{a.adc_gyro_range_dps[1]:g} dps) (default %(default)s: off)")
     ap.add_argument("--resume", action="store_true", help="continue from OUT/train_state when it exists")
     ap.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     return ap
@@ -62,13 +69,17 @@ def main(argv: list[str] | None = None, prog: str = "anymo train") -> int:
     if args.no_pretraining and args.pretraining_weight:
         ap.error(f"--no-pretraining and --pretraining-weight {args.pretraining_weight:g} contradict each other: "
                  "drop one (--no-pretraining is --pretraining-weight 0)")
+    for flag, v in (("--acc-only", args.acc_only), ("--adc", args.adc)):
+        if not 0.0 <= v <= 1.0:
+            ap.error(f"{flag} is a share of sensors, between 0 and 1; got {v:g}")
     w_pre = 0.0 if args.no_pretraining else (TrainConfig.w_view if args.pretraining_weight is None else args.pretraining_weight)
     cfg = TrainConfig(data=list(args.data), out=args.out, val=args.val, steps=args.steps, batch=args.batch, lr=args.lr,
                       seed=args.seed, eval_every=args.eval_every, save_every=args.save_every, threads=args.threads,
                       max_windows=args.max_windows, val_windows=args.val_windows, keep_steps=tuple(args.keep_steps),
                       teacher_sensors=args.teacher_sensors, text_cache=args.text_cache,
                       balance_power=args.balance, w_label=args.label_weight, w_view=w_pre, w_mask=w_pre,
-                      model=ModelConfig(use_geometry=not args.no_geometry, conv_norm=args.conv_norm), warmup_steps=args.warmup_steps, augment=AugmentConfig(p_time_warp=args.time_warp))
+                      model=ModelConfig(use_geometry=not args.no_geometry, conv_norm=args.conv_norm), warmup_steps=args.warmup_steps, augment=AugmentConfig(p_time_warp=args.time_warp, p_acc_only=args.acc_only,
+                                                                                                                 p_adc=args.adc))
     try:
         summary = train(cfg, resume=args.resume, progress=not args.quiet)
     except (ValueError, FileNotFoundError) as exc:
