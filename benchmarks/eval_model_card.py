@@ -1,7 +1,8 @@
 """Write models/anymo-edge-small/MODEL_CARD.md from the measured results (no number typed by hand).
 
     python benchmarks/eval_model_card.py --eval results/model_eval.json --budget results/model_budget.json \
-        --train results/train_anymo_edge_small.json --out models/anymo-edge-small/MODEL_CARD.md
+        --train results/train_anymo_edge_small.json [--seeds results/seed_variance.json] \
+        [--devices results/device_robustness.json] --out models/anymo-edge-small/MODEL_CARD.md
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ def main() -> int:
     ap.add_argument("--eval", required=True)
     ap.add_argument("--budget", required=True)
     ap.add_argument("--train", required=True)
+    ap.add_argument("--seeds", default=None, help="seed_variance.json: the recipe and its ablations over several training seeds")
+    ap.add_argument("--devices", default=None, help="device_robustness.json: the same motions through each device preset")
     ap.add_argument("--model", default="anymo-edge-small")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
@@ -103,11 +106,49 @@ def main() -> int:
                          f"{v['caption_mrr_text_to_imu']:.3f} | {', '.join(f'{p:.0f}' for p in v['token_perplexity'])} |")
         first = next(iter(hs.values()))
         L.append(f"| chance | | {_p(first['chance_accuracy'])} | | | | |")
+    if args.seeds:
+        L += seed_section(json.loads(Path(args.seeds).read_text()))
+    if args.devices:
+        L += device_section(json.loads(Path(args.devices).read_text()), m)
     L += ["", "Open vocabulary rewording table: `benchmarks/eval_model.py` `REWORDING` (e.g. \"playing badminton\" -> "
           "\"swinging a racket\").", "", "## Limitations", "", *tr["limitations"], "", "## Commands", ""]
     L += [f"* `{c}`" for c in tr["commands"]] + [f"* `{c}`" for c in ev.get("commands", [ev.get("command", "")])]
     Path(args.out).write_text("\n".join(L) + "\n")
     return 0
+
+
+def seed_section(sv: dict) -> list[str]:
+    """Mean +- sd of real macro-F1 over training seeds for the recipe and each ablation, and the comparison."""
+    variants = sv["variants"]
+    sets = list(next(iter(variants.values()))["mean_sd_n"]["real_macro_f1"])
+    n = {len(v["seeds"]) for v in variants.values()}
+    L = ["", f"Over {'/'.join(map(str, sorted(n)))} training seeds (same data, steps and schedule; `results/seed_variance.json`): real "
+         "macro-F1 mean +- sd, and held-out synthetic accuracy at 1 / 5 sensors:", "",
+         "| variant | " + " | ".join(sets) + " | held-out 1 / 5 |", "|---" * (2 + len(sets)) + "|"]
+    for name, v in variants.items():
+        ms = v["mean_sd_n"]
+        L.append(f"| {name} | " + " | ".join(f"{ms['real_macro_f1'][d][0]:.1f} +- {ms['real_macro_f1'][d][1]:.1f}" for d in sets)
+                 + f" | {ms['held_out_accuracy']['1'][0]:.1f} / {ms['held_out_accuracy']['5'][0]:.1f} |")
+    for key, verdicts in sv["summary"].items():
+        if key.startswith("model_vs_"):
+            L.append(f"* model vs {key[len('model_vs_'):]}: " + "; ".join(f"{d} {r['gap']:+.1f} ({r['verdict']})" for d, r in verdicts.items()))
+    return L
+
+
+def device_section(dr: dict, model: str) -> list[str]:
+    """Held-out accuracy of the same motions through each device preset, and through other device conditions."""
+    r = dr["models"].get(model)
+    if r is None:
+        return []
+    L = ["", "Devices (`benchmarks/device_robustness.py`, held-out synthetic, chance " + _p(dr["chance_accuracy"]) + "):", ""]
+    by = r.get("same_motions_by_preset")
+    if by:
+        L += ["| device preset (same motions) | " + " | ".join(by) + " |", "|---" * (1 + len(by)) + "|",
+              "| accuracy, 1 / 5 sensors | " + " | ".join(f"{_p(v['1'])} / {_p(v['5'])}" for v in by.values()) + " |", ""]
+    conds = [c for c, v in r.items() if isinstance(v, dict) and "accuracy" in v]
+    L += ["| 1 sensor through | " + " | ".join(c.replace("_", " ") for c in conds) + " |", "|---" * (1 + len(conds)) + "|",
+          "| accuracy | " + " | ".join(_p(r[c]["accuracy"]) for c in conds) + " |"]
+    return L
 
 
 if __name__ == "__main__":

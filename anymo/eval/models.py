@@ -58,7 +58,8 @@ def load_model(spec: str, seed: int = 0, vocabulary: list[str] | None = None) ->
         return "supervised"
     path = Path(spec)
     if not path.exists():
-        raise FileNotFoundError(f"model {spec!r}: no such file or folder; use 'random', 'supervised' or a bundle path")
+        raise FileNotFoundError(f"model {spec!r}: no such file or folder; use 'random', 'simfeatures', 'supervised', a checkpoint "
+                                "folder (anymo train's OUT or OUT/checkpoint) or an exported bundle (anymo export)")
     if (path / "manifest.json").is_file():  # an exported bundle: evaluated through the device engine (edge.engine)
         from edge.engine import EngineMotionTextModel
 
@@ -68,6 +69,7 @@ def load_model(spec: str, seed: int = 0, vocabulary: list[str] | None = None) ->
 
         return TorchMotionTextModel(path)
     raise NotImplementedError(
-        f"model {spec!r}: there is no model bundle format yet; the evaluator accepts any object implementing "
-        "anymo.eval.models.MotionTextModel (embed_imu, embed_text, optional caption) via anymo.eval.harness.evaluate"
+        f"model {spec!r}: neither a checkpoint (no config.json or checkpoint/config.json) nor an exported bundle (no "
+        "manifest.json); pass anymo train's OUT folder or an anymo export bundle. From Python, any object implementing "
+        "anymo.eval.models.MotionTextModel (embed_imu, embed_text, optional caption) goes to anymo.eval.harness.evaluate"
     )

@@ -62,6 +62,6 @@ def test_cli_writes_json_and_refuses_unknown_models(data_dir: Path, tmp_path: Pa
     assert "basicmotions" in capsys.readouterr().out
     assert main(["--model", str(tmp_path / "nope.pt"), "--datasets", "basicmotions"], prog="anymo eval") == 2
     assert "no such file" in capsys.readouterr().err
-    with pytest.raises(NotImplementedError, match="no model bundle format yet"):
+    with pytest.raises(NotImplementedError, match="neither a checkpoint .* nor an exported bundle"):
         load_model(str(out))
     assert main(["--model", "random", "--datasets", "nope"], prog="anymo eval") == 2
