@@ -116,10 +116,11 @@ def main() -> int:
             with torch.no_grad():
                 e, _ = model(torch.from_numpy(x[:, None].astype(np.float32)), pid, torch.ones(len(x), 1, dtype=torch.bool),
                              torch.full((len(x), 1), has_gyro))
-            m = classification_metrics(e.numpy() @ lab.T, y)
+            scores = e.numpy() @ lab.T
+            m = classification_metrics(scores, y)
             res[cond] = {"accuracy": float(m["accuracy"]), "macro_f1": float(m["macro_f1"])}
             if cond in ("acc_gyro", "acc_only"):
-                hit = (e.numpy() @ lab.T).argmax(1) == y
+                hit = scores.argmax(1) == y
                 res[cond]["by_device_preset"] = {d: {"n": int((devices == d).sum()), "accuracy": float(hit[devices == d].mean())}
                                                  for d in sorted(set(devices))}
         if presets:

@@ -175,7 +175,8 @@ def augment(
         log_uniform = lambda lo, hi: torch.exp(math.log(lo) + (math.log(hi) - math.log(lo)) * u(n))
         lo_b, hi_b = cfg.adc_acc_bits
         bits = torch.floor(lo_b + (hi_b - lo_b + 1) * u(n)).clamp(max=hi_b)
-        acc, gyro = adc(x[coarse][..., :3], x[coarse][..., 3:], log_uniform(*cfg.adc_acc_range_g), bits,
+        sel = x[coarse]
+        acc, gyro = adc(sel[..., :3], sel[..., 3:], log_uniform(*cfg.adc_acc_range_g), bits,
                         log_uniform(*cfg.adc_gyro_range_dps) * math.pi / 180.0)
         x[coarse] = torch.cat([acc, gyro], dim=-1)
     has_gyro = (u(b, s) >= cfg.p_acc_only) & sensor_mask

@@ -78,8 +78,8 @@ def main(argv: list[str] | None = None, prog: str = "anymo train") -> int:
                       max_windows=args.max_windows, val_windows=args.val_windows, keep_steps=tuple(args.keep_steps),
                       teacher_sensors=args.teacher_sensors, text_cache=args.text_cache,
                       balance_power=args.balance, w_label=args.label_weight, w_view=w_pre, w_mask=w_pre,
-                      model=ModelConfig(use_geometry=not args.no_geometry, conv_norm=args.conv_norm), warmup_steps=args.warmup_steps, augment=AugmentConfig(p_time_warp=args.time_warp, p_acc_only=args.acc_only,
-                                                                                                                 p_adc=args.adc))
+                      model=ModelConfig(use_geometry=not args.no_geometry, conv_norm=args.conv_norm), warmup_steps=args.warmup_steps,
+                      augment=AugmentConfig(p_time_warp=args.time_warp, p_acc_only=args.acc_only, p_adc=args.adc))
     try:
         summary = train(cfg, resume=args.resume, progress=not args.quiet)
     except (ValueError, FileNotFoundError) as exc:
